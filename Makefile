@@ -1,0 +1,101 @@
+# mailcase - mail to cases with Unix filters.  See README.md.
+#
+#   make            build the tools into bin/
+#   make check      install missing packages, build, run every test
+#   make demo       run the pipeline on share/demo into a throwaway spool
+#   make bench      benchmarks against peer tools (bench/README)
+#   make install    PREFIX, DESTDIR, BINDIR, MANDIR
+#   make clean
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+CC	?= cc
+CFLAGS	?= -g -O2
+
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
+	-D_FORTIFY_SOURCE=2 -pthread -Icommon -Icmd/mailparse -MMD -MP
+ifdef WERROR
+override CFLAGS += -Werror
+endif
+
+PKG_COMMON	= jansson libsodium libxml-2.0
+PKG_mailparse	= gmime-3.0 libytnef
+
+TOOLS	= mailparse
+COMMON_SRC	= $(wildcard common/*.c)
+MAILPARSE_SRC	= $(wildcard cmd/mailparse/*.c)
+
+B	?= build
+BIN	?= bin
+
+COMMON_OBJ	= $(COMMON_SRC:%.c=$(B)/%.o)
+MAILPARSE_OBJ	= $(MAILPARSE_SRC:%.c=$(B)/%.o)
+
+pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pkglibs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+all: $(TOOLS:%=$(BIN)/%)
+
+$(B)/common/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkgcflags,$(PKG_COMMON) gmime-3.0) -c -o $@ $<
+
+$(B)/cmd/mailparse/%.o: cmd/mailparse/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkgcflags,$(PKG_COMMON) $(PKG_mailparse)) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/mailparse: $(MAILPARSE_OBJ) $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+	    $(call pkglibs,$(PKG_COMMON) $(PKG_mailparse))
+
+# The same tools with AddressSanitizer and UBSan, for the corpus tests.
+asan:
+	$(MAKE) B=build/asan BIN=build/asan/bin \
+	    CFLAGS='-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
+	    LDFLAGS='-fsanitize=address,undefined'
+
+# Unit tests of common/ (TAP).
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+$(B)/tests/%: tests/unit/%.c $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkgcflags,$(PKG_COMMON)) -o $@ $< $(B)/libcommon.a \
+	    $(call pkglibs,$(PKG_COMMON))
+
+deps:
+	@scripts/deps
+
+check: deps
+	$(MAKE) all asan $(UNIT_BIN) WERROR=$(WERROR)
+	mandoc -Tlint -W warning share/man/*/*
+	prove -v -j2 tests/*.t 2>&1 | tail -n 40 | grep -v '^ok ' ; \
+	    exit $${PIPESTATUS[0]}
+
+demo: deps all
+	@scripts/demo
+
+bench: deps all
+	$(MAKE) -C bench bench
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(BINDIR)/
+	install -m 644 share/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 share/man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+
+clean:
+	rm -rf build bin tests/out
+
+.PHONY: all asan deps check demo bench install clean
+SHELL = /bin/bash
+
+-include $(shell find build -name '*.d' 2>/dev/null)

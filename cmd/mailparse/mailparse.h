@@ -1,0 +1,51 @@
+/*
+ * mailparse internals: the record builder (record.c), charset decoding
+ * (charset.c) and TNEF unpacking (tnef.c).  main.c owns input and output.
+ */
+#ifndef MAILPARSE_H
+#define MAILPARSE_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+struct spool;
+struct rawmsg;
+
+/* Per-thread parsing state: GMime options, hash contexts, the spool. */
+struct parser;
+
+/* sp NULL: store nothing (--no-store).  Exits EX_OSERR when out of memory. */
+struct parser	*parser_new(struct spool *sp);
+void		 parser_free(struct parser *);
+
+/*
+ * The message record for one raw message.  source is the record's
+ * "source" object (the reference is taken).  *bad is set when the record
+ * carries an "error" (here or in a nested message), and *why to its text
+ * for the one stderr line (valid until the record is freed).  Raw bytes
+ * and attachments are staged in the spool; the caller commits.
+ */
+json_t		*parser_record(struct parser *, const struct rawmsg *m,
+		    json_t *source, int *bad, const char **why);
+
+/*
+ * Decode n bytes of text in charset (NULL when none was declared) to
+ * UTF-8.  Bytes the charset cannot explain never stop decoding: they
+ * become U+FFFD, or windows-1252 characters where the text is otherwise
+ * UTF-8.  *defect is set to a defect code ("charset-mismatch",
+ * "unknown-charset") or NULL.  Malloc'ed, NUL-terminated, length in
+ * *outlen; exits EX_OSERR when out of memory.
+ */
+char		*charset_decode(const char *data, size_t n, const char *charset,
+		    size_t *outlen, const char **defect);
+
+/*
+ * Unpack a TNEF (winmail.dat) blob: fn is called for each attached file
+ * with its name (NULL if none) and bytes.  Returns the number of files,
+ * or -1 when the blob is not TNEF or is damaged.
+ */
+int		 tnef_unpack(const void *data, size_t len,
+		    void (*fn)(const char *name, const void *bytes, size_t n,
+		    void *arg), void *arg);
+
+#endif

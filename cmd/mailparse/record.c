@@ -1,0 +1,791 @@
+/*
+ * One raw message in, one message record out (mailrecord(5)).
+ *
+ * GMime parses with a persistent stream, so part contents stay where they
+ * are in the raw buffer until they are decoded.  Every leaf is decoded
+ * once: a body to UTF-8 text, an attachment to bytes that are hashed and
+ * staged in the vault.  Nested messages become records of their own,
+ * recursively, with the same limits.  What is wrong but survivable goes to
+ * "defects"; a limit passed, or a message GMime cannot read at all, sets
+ * "error", and every field that could still be read is there.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include <gmime/gmime.h>
+
+#include "hash.h"
+#include "html.h"
+#include "jsonl.h"
+#include "limits.h"
+#include "mailparse.h"
+#include "msgsrc.h"
+#include "spool.h"
+#include "xalloc.h"
+
+/* Defects listed per message; past this they are counted. */
+#define MAX_DEFECTS	64
+
+struct parser {
+	struct spool		*sp;
+	GMimeParserOptions	*opts;
+	struct msgstate		*cur;		/* where GMime's warnings go */
+	int			 nested;	/* nested messages so far */
+	int			 bad;		/* an error anywhere */
+	GChecksum		*md5, *sha1;
+};
+
+struct buf {
+	char	*s;
+	size_t	 len, cap;
+};
+
+/* The record being built for one (possibly nested) message. */
+struct msgstate {
+	json_t		*rec;
+	json_t		*attachments, *messages, *defects;
+	json_t		*error;
+	char		 id[HASH_HEX_LEN + 1];
+	int		 idknown;
+	int		 nparts, ndefects, depth;
+	struct buf	 text, html;
+};
+
+static json_t	*build(struct parser *, const char *, size_t, json_t *,
+		    int, const struct rawmsg *);
+static void	 walk(struct parser *, struct msgstate *, GMimeObject *,
+		    const char *, int);
+
+static void
+set_error(struct msgstate *ms, const char *code, const char *text)
+{
+	if (ms->error == NULL)
+		ms->error = jsonl_error(code, "%s", text);
+}
+
+static void
+add_defect(struct msgstate *ms, const char *code, const char *part,
+    const char *text)
+{
+	json_t *d;
+
+	if (++ms->ndefects > MAX_DEFECTS)
+		return;
+	d = json_object();
+	json_object_set_new(d, "code", jsonl_cstr(code));
+	if (part != NULL)
+		json_object_set_new(d, "part", jsonl_cstr(part));
+	json_object_set_new(d, "text", jsonl_cstr(text ? text : code));
+	json_array_append_new(ms->defects, d);
+}
+
+static const char *
+warning_code(GMimeParserWarning w)
+{
+	switch (w) {
+	case GMIME_WARN_DUPLICATED_HEADER:	return "duplicated-header";
+	case GMIME_WARN_DUPLICATED_PARAMETER:	return "duplicated-parameter";
+	case GMIME_WARN_UNENCODED_8BIT_HEADER:	return "unencoded-8bit-header";
+	case GMIME_WARN_INVALID_CONTENT_TYPE:	return "invalid-content-type";
+	case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE: return "invalid-rfc2047";
+	case GMIME_WARN_MALFORMED_MULTIPART:	return "malformed-multipart";
+	case GMIME_WARN_TRUNCATED_MESSAGE:	return "truncated-message";
+	case GMIME_WARN_MALFORMED_MESSAGE:	return "malformed-message";
+	case GMIME_CRIT_INVALID_HEADER_NAME:	return "invalid-header-name";
+	case GMIME_CRIT_CONFLICTING_HEADER:	return "conflicting-header";
+	case GMIME_CRIT_CONFLICTING_PARAMETER:	return "conflicting-parameter";
+	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY: return "missing-boundary";
+	case GMIME_WARN_INVALID_PARAMETER:	return "invalid-parameter";
+	case GMIME_WARN_INVALID_ADDRESS_LIST:	return "invalid-address-list";
+	case GMIME_CRIT_NESTING_OVERFLOW:	return "nesting-overflow";
+	case GMIME_WARN_PART_WITHOUT_CONTENT:	return "part-without-content";
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: return "part-without-headers";
+	}
+	return "parser-warning";
+}
+
+static void
+on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
+    gpointer arg)
+{
+	struct parser *p = arg;
+	char text[512];
+
+	if (p->cur == NULL)
+		return;
+	snprintf(text, sizeof(text), "%s at byte %lld", item ? item : "",
+	    (long long)offset);
+	add_defect(p->cur, warning_code(w), NULL, text[0] == ' ' ? text + 1 : text);
+	if (w == GMIME_CRIT_NESTING_OVERFLOW)
+		set_error(p->cur, "too-deep", "MIME nesting deeper than "
+		    "GMime's limit");
+}
+
+struct parser *
+parser_new(struct spool *sp)
+{
+	struct parser *p;
+	const char *fallback[] = { "UTF-8", "windows-1252", NULL };
+
+	p = xcalloc(1, sizeof(*p));
+	p->sp = sp;
+	p->opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_fallback_charsets(p->opts, fallback);
+	g_mime_parser_options_set_warning_callback(p->opts, on_warning, p);
+	p->md5 = g_checksum_new(G_CHECKSUM_MD5);
+	p->sha1 = g_checksum_new(G_CHECKSUM_SHA1);
+	return p;
+}
+
+void
+parser_free(struct parser *p)
+{
+	if (p == NULL)
+		return;
+	g_mime_parser_options_free(p->opts);
+	g_checksum_free(p->md5);
+	g_checksum_free(p->sha1);
+	free(p);
+}
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	size_t need;
+
+	if (b->len > 0)
+		n++;	/* parts are joined by a newline */
+	if (__builtin_add_overflow(b->len, n + 1, &need))
+		exit(EX_OSERR);
+	xgrow(&b->s, &b->cap, need);
+	if (b->len > 0) {
+		b->s[b->len++] = '\n';
+		n--;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* "type/subtype", lowercase. */
+static char *
+mime_type(GMimeObject *obj)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	char *t, *q;
+
+	t = xasprintf("%s/%s",
+	    ct && g_mime_content_type_get_media_type(ct) ?
+	    g_mime_content_type_get_media_type(ct) : "application",
+	    ct && g_mime_content_type_get_media_subtype(ct) ?
+	    g_mime_content_type_get_media_subtype(ct) : "octet-stream");
+	for (q = t; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return t;
+}
+
+static json_t *
+addr_list(InternetAddressList *l, json_t *arr, const char *group, int depth)
+{
+	InternetAddress *ia;
+	json_t *a;
+	int i, n;
+
+	if (arr == NULL)
+		arr = json_array();
+	if (l == NULL || depth > 4)
+		return arr;
+	n = internet_address_list_length(l);
+	for (i = 0; i < n; i++) {
+		ia = internet_address_list_get_address(l, i);
+		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+			addr_list(internet_address_group_get_members(
+			    INTERNET_ADDRESS_GROUP(ia)), arr,
+			    internet_address_get_name(ia), depth + 1);
+			continue;
+		}
+		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+			continue;
+		a = json_object();
+		json_object_set_new(a, "name", internet_address_get_name(ia) &&
+		    *internet_address_get_name(ia) ?
+		    jsonl_cstr(internet_address_get_name(ia)) : json_null());
+		json_object_set_new(a, "addr", jsonl_cstr(
+		    internet_address_mailbox_get_addr(
+		    INTERNET_ADDRESS_MAILBOX(ia))));
+		if (group != NULL)
+			json_object_set_new(a, "group", jsonl_cstr(group));
+		json_array_append_new(arr, a);
+	}
+	return arr;
+}
+
+/* Addresses of every header called name (Delivered-To may repeat). */
+static json_t *
+addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
+{
+	InternetAddressList *l;
+	GMimeHeader *h;
+	json_t *arr = json_array();
+	int i, n = g_mime_header_list_get_count(hl);
+
+	for (i = 0; i < n && i < MAX_HEADERS; i++) {
+		h = g_mime_header_list_get_header_at(hl, i);
+		if (strcasecmp(g_mime_header_get_name(h), name) != 0)
+			continue;
+		if ((l = internet_address_list_parse(p->opts,
+		    g_mime_header_get_value(h))) != NULL) {
+			addr_list(l, arr, NULL, 0);
+			g_object_unref(l);
+		}
+	}
+	return arr;
+}
+
+static json_t *
+headers_json(struct msgstate *ms, GMimeHeaderList *hl)
+{
+	GMimeHeader *h;
+	const char *v;
+	json_t *arr = json_array(), *pair;
+	int i, n = g_mime_header_list_get_count(hl);
+	size_t len;
+
+	if (n > MAX_HEADERS) {
+		set_error(ms, "too-many-headers", "more headers than "
+		    "MAX_HEADERS; the first are kept");
+		n = MAX_HEADERS;
+	}
+	for (i = 0; i < n; i++) {
+		h = g_mime_header_list_get_header_at(hl, i);
+		v = g_mime_header_get_value(h);
+		len = v ? strlen(v) : 0;
+		while (len > 0 && (v[0] == ' ' || v[0] == '\t')) {
+			v++;
+			len--;
+		}
+		if (len > MAX_HEADER_BYTES) {
+			set_error(ms, "header-too-large", "a header value is "
+			    "longer than MAX_HEADER_BYTES; its start is kept");
+			len = MAX_HEADER_BYTES;
+		}
+		pair = json_array();
+		json_array_append_new(pair, jsonl_cstr(g_mime_header_get_name(h)));
+		json_array_append_new(pair, jsonl_str(v ? v : "", len));
+		json_array_append_new(arr, pair);
+	}
+	return arr;
+}
+
+static char *
+iso_date(GDateTime *d)
+{
+	GDateTime *utc;
+	char *s, *r;
+
+	if (d == NULL)
+		return NULL;
+	utc = g_date_time_to_utc(d);
+	s = g_date_time_format(utc, "%Y-%m-%dT%H:%M:%SZ");
+	g_date_time_unref(utc);
+	r = s ? xstrdup(s) : NULL;
+	g_free(s);
+	return r;
+}
+
+/* The decoded bytes of a leaf part. */
+static GByteArray *
+decoded(GMimePart *part, GMimeStream **keep)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *mem = g_mime_stream_mem_new();
+
+	if (w != NULL)
+		g_mime_data_wrapper_write_to_stream(w, mem);
+	*keep = mem;
+	return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+}
+
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/*
+ * Base64 that GMime decodes quietly but is not clean: characters outside
+ * the alphabet, or a length that is not a whole number of quanta.  GMime
+ * drops an unpadded last quantum; its bytes are real (senders that forget
+ * the padding are common), so they are decoded here into tail.
+ */
+static const char *
+base64_check(GMimePart *part, unsigned char tail[2], size_t *ntail)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *s;
+	char chunk[16384], last[3];
+	ssize_t n, i;
+	size_t count = 0;
+	int garbage = 0, padded = 0, v;
+
+	*ntail = 0;
+	if (w == NULL || (s = g_mime_data_wrapper_get_stream(w)) == NULL)
+		return NULL;
+	g_mime_stream_reset(s);
+	while ((n = g_mime_stream_read(s, chunk, sizeof(chunk))) > 0)
+		for (i = 0; i < n; i++) {
+			char c = chunk[i];
+
+			if ((v = b64val(c)) >= 0) {
+				last[count % 3] = c;
+				count++;
+			} else if (c == '=')
+				padded = 1;
+			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+				garbage = 1;
+		}
+	g_mime_stream_reset(s);
+	if (count % 4 >= 2 && !padded) {
+		/* The last 2 or 3 characters, in order. */
+		size_t rem = count % 4, k;
+		unsigned bits = 0;
+
+		for (k = 0; k < rem; k++)
+			bits = bits << 6 | (unsigned)b64val(last[(count - rem + k) % 3]);
+		bits <<= 6 * (4 - rem);
+		tail[0] = (unsigned char)(bits >> 16);
+		tail[1] = (unsigned char)(bits >> 8);
+		*ntail = rem - 1;
+	}
+	if (garbage)
+		return "base64-garbage";
+	if (count % 4 != 0 && !padded)
+		return "base64-unpadded";
+	if (count % 4 != 0)
+		return "base64-truncated";
+	return NULL;
+}
+
+struct tnefctx {
+	struct parser	*p;
+	struct msgstate	*ms;
+	const char	*part;
+	int		 k;
+};
+
+static void
+add_attachment(struct parser *p, struct msgstate *ms, const char *part,
+    const char *name, const char *type, const char *disp, const char *cid,
+    const unsigned char *data, size_t len)
+{
+	char sha[HASH_HEX_LEN + 1];
+	json_t *a;
+
+	hash_sha256_hex(data, len, sha);
+	g_checksum_reset(p->md5);
+	g_checksum_update(p->md5, data, (gssize)len);
+	g_checksum_reset(p->sha1);
+	g_checksum_update(p->sha1, data, (gssize)len);
+	a = json_object();
+	json_object_set_new(a, "part", jsonl_cstr(part));
+	json_object_set_new(a, "name", jsonl_cstr(name));
+	json_object_set_new(a, "type", jsonl_cstr(type));
+	json_object_set_new(a, "disposition", jsonl_cstr(disp));
+	json_object_set_new(a, "content_id", jsonl_cstr(cid));
+	json_object_set_new(a, "size", json_integer((json_int_t)len));
+	json_object_set_new(a, "md5", jsonl_cstr(g_checksum_get_string(p->md5)));
+	json_object_set_new(a, "sha1", jsonl_cstr(g_checksum_get_string(p->sha1)));
+	json_object_set_new(a, "sha256", jsonl_cstr(sha));
+	if (p->sp != NULL && spool_put(p->sp, "vault", sha, data, len) == 0)
+		json_object_set_new(a, "vault", jsonl_cstr(sha));
+	else {
+		if (p->sp != NULL)
+			set_error(ms, "store-failed", "could not write an "
+			    "attachment to the vault");
+		json_object_set_new(a, "vault", json_null());
+	}
+	json_array_append_new(ms->attachments, a);
+}
+
+static void
+nested(struct parser *p, struct msgstate *ms, const char *part,
+    const char *data, size_t len)
+{
+	json_t *src, *rec;
+
+	if (ms->depth + 1 > MAX_MIME_DEPTH) {
+		set_error(ms, "too-deep", "messages nested deeper than "
+		    "MAX_MIME_DEPTH");
+		return;
+	}
+	if (++p->nested > MAX_NESTED_MESSAGES) {
+		set_error(ms, "too-many-messages", "more nested messages than "
+		    "MAX_NESTED_MESSAGES");
+		return;
+	}
+	src = json_object();
+	json_object_set_new(src, "kind", jsonl_cstr("attached"));
+	json_object_set_new(src, "parent", ms->idknown ? jsonl_cstr(ms->id) :
+	    json_null());
+	json_object_set_new(src, "part", jsonl_cstr(part));
+	rec = build(p, data, len, src, ms->depth + 1, NULL);
+	json_object_set_new(rec, "part", jsonl_cstr(part));
+	json_array_append_new(ms->messages, rec);
+}
+
+static void
+tnef_file(const char *name, const void *data, size_t len, void *arg)
+{
+	struct tnefctx *t = arg;
+	char part[128];
+
+	snprintf(part, sizeof(part), "%s/%d", t->part, ++t->k);
+	add_attachment(t->p, t->ms, part, name, "application/octet-stream",
+	    NULL, NULL, data, len);
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n, m;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	m = strlen(suffix);
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static void
+leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
+    const char *partno)
+{
+	GMimeObject *obj = GMIME_OBJECT(part);
+	GMimeStream *keep;
+	GByteArray *bytes;
+	const char *disp, *name, *cid, *charset, *defect;
+	char *type, *text, *d = NULL, *q;
+	unsigned char tail[2];
+	size_t tlen, ntail;
+	int is_text;
+
+	type = mime_type(obj);
+	if ((disp = g_mime_object_get_disposition(obj)) != NULL) {
+		d = xstrdup(disp);
+		for (q = d; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	}
+	name = g_mime_part_get_filename(part);
+	cid = g_mime_object_get_content_id(obj);
+	is_text = (!strcmp(type, "text/plain") || !strcmp(type, "text/html")) &&
+	    (d == NULL || strcmp(d, "attachment") != 0) && name == NULL;
+
+	ntail = 0;
+	if (g_mime_part_get_content_encoding(part) == GMIME_CONTENT_ENCODING_BASE64 &&
+	    (defect = base64_check(part, tail, &ntail)) != NULL)
+		add_defect(ms, defect, partno, defect);
+	bytes = decoded(part, &keep);
+	if (ntail > 0)
+		g_byte_array_append(bytes, tail, (guint)ntail);
+
+	if (is_text) {
+		charset = g_mime_object_get_content_type_parameter(obj, "charset");
+		text = charset_decode((const char *)bytes->data, bytes->len,
+		    charset, &tlen, &defect);
+		if (defect != NULL) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "declared charset \"%.100s\"",
+			    charset ? charset : "(none)");
+			add_defect(ms, defect, partno, why);
+		}
+		buf_add(type[5] == 'p' ? &ms->text : &ms->html, text, tlen);
+		free(text);
+	} else {
+		add_attachment(p, ms, partno, name, type, d, cid, bytes->data,
+		    bytes->len);
+		if (!strcmp(type, "application/ms-tnef") ||
+		    !strcmp(type, "application/vnd.ms-tnef") ||
+		    (name != NULL && !strcasecmp(name, "winmail.dat"))) {
+			struct tnefctx t = { p, ms, partno, 0 };
+
+			if (tnef_unpack(bytes->data, bytes->len, tnef_file, &t) < 0)
+				add_defect(ms, "bad-tnef", partno, "winmail.dat "
+				    "could not be unpacked");
+			else if (t.k >= MAX_TNEF_FILES)
+				set_error(ms, "too-many-tnef-files", "more files "
+				    "in winmail.dat than MAX_TNEF_FILES");
+		}
+		/* A forwarded mail sent as a file is a message all the same. */
+		if (ends_with(name, ".eml") || !strncmp(type, "message/", 8))
+			nested(p, ms, partno, (const char *)bytes->data,
+			    bytes->len);
+	}
+	g_object_unref(keep);
+	free(type);
+	free(d);
+}
+
+static void
+message_part(struct parser *p, struct msgstate *ms, GMimeMessagePart *mp,
+    const char *partno)
+{
+	GMimeMessage *m = g_mime_message_part_get_message(mp);
+	GMimeStream *mem;
+	GByteArray *ba;
+
+	if (m == NULL) {
+		add_defect(ms, "empty-message-part", partno, "message/rfc822 "
+		    "part without a message");
+		return;
+	}
+	mem = g_mime_stream_mem_new();
+	g_mime_object_write_to_stream(GMIME_OBJECT(m), NULL, mem);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	nested(p, ms, partno, (const char *)ba->data, ba->len);
+	g_object_unref(mem);
+}
+
+static void
+walk(struct parser *p, struct msgstate *ms, GMimeObject *obj,
+    const char *partno, int depth)
+{
+	char child[256];
+	int i, n;
+
+	if (depth > MAX_MIME_DEPTH) {
+		set_error(ms, "too-deep", "MIME parts nested deeper than "
+		    "MAX_MIME_DEPTH; the deeper parts are not read");
+		return;
+	}
+	if (GMIME_IS_MULTIPART(obj)) {
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+		for (i = 0; i < n; i++) {
+			if (snprintf(child, sizeof(child), "%s%s%d", partno,
+			    *partno ? "." : "", i + 1) >= (int)sizeof(child)) {
+				set_error(ms, "too-deep", "part number too long");
+				return;
+			}
+			walk(p, ms, g_mime_multipart_get_part(GMIME_MULTIPART(obj),
+			    i), child, depth + 1);
+			if (ms->nparts > MAX_MIME_PARTS)
+				return;
+		}
+		return;
+	}
+	if (++ms->nparts > MAX_MIME_PARTS) {
+		set_error(ms, "too-many-parts", "more MIME parts than "
+		    "MAX_MIME_PARTS; the first are read");
+		return;
+	}
+	if (*partno == '\0')
+		partno = "1";
+	if (GMIME_IS_MESSAGE_PART(obj))
+		message_part(p, ms, GMIME_MESSAGE_PART(obj), partno);
+	else if (GMIME_IS_PART(obj))
+		leaf(p, ms, GMIME_PART(obj), partno);
+}
+
+static json_t *
+msgid_json(const char *v)
+{
+	char *id;
+	json_t *j;
+
+	if (v == NULL || (id = g_mime_utils_decode_message_id(v)) == NULL)
+		return json_null();
+	j = *id ? jsonl_cstr(id) : json_null();
+	g_free(id);
+	return j;
+}
+
+static json_t *
+references_json(struct parser *p, const char *v)
+{
+	GMimeReferences *refs;
+	json_t *arr = json_array();
+	int i, n;
+
+	if (v == NULL || (refs = g_mime_references_parse(p->opts, v)) == NULL)
+		return arr;
+	n = g_mime_references_length(refs);
+	for (i = 0; i < n && i < MAX_HEADERS; i++)
+		json_array_append_new(arr, jsonl_cstr(
+		    g_mime_references_get_message_id(refs, i)));
+	g_mime_references_free(refs);
+	return arr;
+}
+
+/* The header fields of the record, in the order of mailrecord(5). */
+static void
+fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
+    const struct rawmsg *raw)
+{
+	GMimeObject *obj = GMIME_OBJECT(msg);
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	const char *subject = g_mime_message_get_subject(msg);
+	const char *datehdr;
+	json_t *r = ms->rec;
+	char *date;
+
+	json_object_set_new(r, "name", jsonl_cstr(subject && *subject ?
+	    subject : "(no subject)"));
+	(void)raw;
+	json_object_set_new(r, "message_id",
+	    jsonl_cstr(g_mime_message_get_message_id(msg)));
+	json_object_set_new(r, "in_reply_to",
+	    msgid_json(g_mime_object_get_header(obj, "In-Reply-To")));
+	json_object_set_new(r, "references", references_json(p,
+	    g_mime_object_get_header(obj, "References")));
+	date = iso_date(g_mime_message_get_date(msg));
+	datehdr = g_mime_object_get_header(obj, "Date");
+	if (date == NULL && datehdr != NULL)
+		add_defect(ms, "bad-date", NULL, datehdr);
+	json_object_set_new(r, "date", jsonl_cstr(date));
+	free(date);
+	json_object_set_new(r, "subject", jsonl_cstr(subject));
+	json_object_set_new(r, "from", addr_list(g_mime_message_get_from(msg),
+	    NULL, NULL, 0));
+	json_object_set_new(r, "sender", addr_list(
+	    g_mime_message_get_sender(msg), NULL, NULL, 0));
+	json_object_set_new(r, "reply_to", addr_list(
+	    g_mime_message_get_reply_to(msg), NULL, NULL, 0));
+	json_object_set_new(r, "to", addr_list(g_mime_message_get_to(msg),
+	    NULL, NULL, 0));
+	json_object_set_new(r, "cc", addr_list(g_mime_message_get_cc(msg),
+	    NULL, NULL, 0));
+	json_object_set_new(r, "bcc", addr_list(g_mime_message_get_bcc(msg),
+	    NULL, NULL, 0));
+	json_object_set_new(r, "delivered_to", addr_headers(p, hl,
+	    "Delivered-To"));
+	json_object_set_new(r, "headers", headers_json(ms, hl));
+}
+
+static const char *empty_fields[] = {
+	"name", "message_id", "in_reply_to", "references", "date", "subject",
+	"from", "sender", "reply_to", "to", "cc", "bcc", "delivered_to",
+	"headers", NULL
+};
+
+static json_t *
+build(struct parser *p, const char *data, size_t len, json_t *source,
+    int depth, const struct rawmsg *raw)
+{
+	struct msgstate ms, *saved = p->cur;
+	GByteArray *ba;
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *msg = NULL;
+	const char **f;
+	char *t;
+	size_t tlen;
+
+	memset(&ms, 0, sizeof(ms));
+	ms.depth = depth;
+	ms.rec = jsonl_record("message");
+	ms.attachments = json_array();
+	ms.messages = json_array();
+	ms.defects = json_array();
+	p->cur = &ms;
+
+	if (raw == NULL || !raw->toolarge) {
+		hash_sha256_hex(data, len, ms.id);
+		ms.idknown = 1;
+		if (p->sp != NULL && spool_put(p->sp, "msg", ms.id, data, len) == -1)
+			set_error(&ms, "store-failed", "could not write the raw "
+			    "message to the spool");
+	} else
+		set_error(&ms, "too-large", "message larger than "
+		    "MAX_MESSAGE_BYTES; only its headers are read and its raw "
+		    "bytes are not kept");
+	json_object_set_new(ms.rec, "id", ms.idknown ? jsonl_cstr(ms.id) :
+	    json_null());
+	json_object_set_new(ms.rec, "source", source);
+	json_object_set_new(ms.rec, "source_id", json_null());
+
+	/* GMime reads the buffer in place: no copy of the message. */
+	ba = g_byte_array_new_take((guint8 *)data, len);
+	stream = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_persist_stream(parser, TRUE);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	if (len > 0)
+		msg = g_mime_parser_construct_message(parser, p->opts);
+
+	if (msg != NULL) {
+		fill_headers(p, &ms, msg, raw);
+		if (raw == NULL || !raw->toolarge)
+			walk(p, &ms, g_mime_message_get_mime_part(msg), "", 0);
+	} else {
+		set_error(&ms, len ? "unparsable" : "empty", len ?
+		    "not a message GMime can read" : "empty input");
+		for (f = empty_fields; *f != NULL; f++)
+			json_object_set_new(ms.rec, *f, json_null());
+		json_object_set_new(ms.rec, "name", jsonl_cstr("(no subject)"));
+	}
+
+	if (ms.text.len == 0 && ms.html.len > 0) {
+		if ((t = html_to_text(ms.html.s, ms.html.len, &tlen)) == NULL)
+			exit(EX_OSERR);
+		buf_add(&ms.text, t, tlen);
+		free(t);
+	}
+	json_object_set_new(ms.rec, "text", ms.text.s ?
+	    jsonl_str(ms.text.s, ms.text.len) : json_null());
+	json_object_set_new(ms.rec, "html", ms.html.s ?
+	    jsonl_str(ms.html.s, ms.html.len) : json_null());
+	json_object_set_new(ms.rec, "attachments", ms.attachments);
+	json_object_set_new(ms.rec, "messages", ms.messages);
+	if (ms.ndefects > MAX_DEFECTS) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%d more defects not listed",
+		    ms.ndefects - MAX_DEFECTS);
+		ms.ndefects = 0;
+		add_defect(&ms, "too-many-defects", NULL, why);
+	}
+	json_object_set_new(ms.rec, "defects", ms.defects);
+	json_object_set_new(ms.rec, "error", ms.error ? ms.error : json_null());
+	if (ms.error != NULL)
+		p->bad = 1;
+
+	p->cur = saved;
+	if (msg != NULL)
+		g_object_unref(msg);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	g_byte_array_free(ba, FALSE);
+	free(ms.text.s);
+	free(ms.html.s);
+	return ms.rec;
+}
+
+json_t *
+parser_record(struct parser *p, const struct rawmsg *m, json_t *source,
+    int *bad, const char **why)
+{
+	json_t *rec, *err;
+
+	p->bad = 0;
+	p->nested = 0;
+	rec = build(p, m->data, m->len, source, 0, m);
+	*bad = p->bad;
+	*why = NULL;
+	if (p->bad) {
+		err = json_object_get(rec, "error");
+		*why = json_is_object(err) ?
+		    json_string_value(json_object_get(err, "text")) :
+		    "a nested message could not be read";
+	}
+	return rec;
+}

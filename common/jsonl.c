@@ -1,0 +1,220 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "diag.h"
+#include "jsonl.h"
+#include "limits.h"
+#include "utf8.h"
+#include "xalloc.h"
+
+static void
+nomem(void)
+{
+	diag(NULL, NULL, "out of memory");
+	exit(EX_OSERR);
+}
+
+json_t *
+jsonl_str(const char *s, size_t n)
+{
+	json_t *j;
+	char *fixed;
+	size_t len;
+
+	if (s == NULL)
+		return json_null();
+	if (utf8_valid(s, n)) {
+		if ((j = json_stringn_nocheck(s, n)) == NULL)
+			nomem();
+		return j;
+	}
+	if ((fixed = utf8_repair(s, n, &len)) == NULL)
+		nomem();
+	if ((j = json_stringn_nocheck(fixed, len)) == NULL)
+		nomem();
+	free(fixed);
+	return j;
+}
+
+json_t *
+jsonl_cstr(const char *s)
+{
+	return s == NULL ? json_null() : jsonl_str(s, strlen(s));
+}
+
+json_t *
+jsonl_record(const char *kind)
+{
+	json_t *r;
+
+	if ((r = json_object()) == NULL)
+		nomem();
+	json_object_set_new(r, "v", json_integer(1));
+	json_object_set_new(r, "kind", jsonl_cstr(kind));
+	return r;
+}
+
+json_t *
+jsonl_error(const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	json_t *e;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		nomem();
+	va_end(ap);
+	if ((e = json_object()) == NULL)
+		nomem();
+	json_object_set_new(e, "code", jsonl_cstr(code));
+	json_object_set_new(e, "text", jsonl_cstr(text));
+	free(text);
+	return e;
+}
+
+struct membuf {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static int
+membuf_add(const char *s, size_t n, void *arg)
+{
+	struct membuf *m = arg;
+	size_t need;
+
+	if (__builtin_add_overflow(m->len, n + 2, &need))
+		return -1;
+	xgrow(&m->buf, &m->cap, need);
+	memcpy(m->buf + m->len, s, n);
+	m->len += n;
+	return 0;
+}
+
+char *
+jsonl_dump(json_t *rec, size_t *len)
+{
+	struct membuf m = { NULL, 0, 0 };
+
+	if (json_dump_callback(rec, membuf_add, &m,
+	    JSON_COMPACT | JSON_PRESERVE_ORDER) != 0)
+		nomem();
+	xgrow(&m.buf, &m.cap, m.len + 2);
+	m.buf[m.len++] = '\n';
+	m.buf[m.len] = '\0';
+	*len = m.len;
+	return m.buf;
+}
+
+int
+jsonl_write(FILE *fp, json_t *rec)
+{
+	char *line;
+	size_t len;
+	int r = 0;
+
+	line = jsonl_dump(rec, &len);
+	if (fwrite(line, 1, len, fp) != len)
+		r = -1;
+	free(line);
+	return r;
+}
+
+int
+status_worse(int a, int b)
+{
+	/* Retry-later beats everything: the caller must come back. */
+	if (a == EX_TEMPFAIL || b == EX_TEMPFAIL)
+		return EX_TEMPFAIL;
+	if (a == 0)
+		return b;
+	if (b == 0 || b == EX_DATAERR)
+		return a;
+	return b;
+}
+
+static void
+bad_line(FILE *out, const char *name, unsigned long lineno, const char *code,
+    const char *text, const char *line, size_t len)
+{
+	json_t *r;
+
+	diag(name, "line", "%lu: %s", lineno, text);
+	r = jsonl_record("error");
+	json_object_set_new(r, "error", jsonl_error(code, "line %lu: %s",
+	    lineno, text));
+	json_object_set_new(r, "input", jsonl_str(line, len));
+	if (jsonl_write(out, r) == -1)
+		diag(NULL, "write", "%s", strerror(errno));
+	json_decref(r);
+}
+
+int
+jsonl_loop(FILE *fp, const char *name, FILE *out,
+    int (*fn)(json_t *rec, void *arg), void *arg)
+{
+	char *buf = NULL, *line, *nl;
+	size_t cap = 0, pos = 0, len = 0, linelen, n;
+	unsigned long lineno = 0;
+	int status = 0, eof = 0, toolong = 0;
+	json_error_t jerr;
+	json_t *rec;
+
+	for (;;) {
+		/* One whole line in buf[pos, len), reading more as needed. */
+		nl = len > pos ? memchr(buf + pos, '\n', len - pos) : NULL;
+		if (nl == NULL && !eof) {
+			memmove(buf, buf + pos, len - pos);
+			len -= pos;
+			pos = 0;
+			if (len >= MAX_RECORD_BYTES) {
+				/* Too long: keep its start for the error record. */
+				toolong = 1;
+				len = 4096;
+			}
+			xgrow(&buf, &cap, len + 65536);
+			n = fread(buf + len, 1, cap - len, fp);
+			if (n == 0) {
+				if (ferror(fp)) {
+					diag(name, "read", "%s", strerror(errno));
+					status = status_worse(status, EX_IOERR);
+				}
+				eof = 1;
+			}
+			len += n;
+			continue;
+		}
+		if (nl == NULL && pos == len)
+			break;
+		line = buf + pos;
+		linelen = nl ? (size_t)(nl - line) : len - pos;
+		pos += nl ? linelen + 1 : linelen;
+		lineno++;
+		if (linelen > 0 && line[linelen - 1] == '\r')
+			linelen--;
+		if (toolong) {
+			bad_line(out, name, lineno, "record-too-large",
+			    "longer than MAX_RECORD_BYTES; its first 4096 bytes "
+			    "are in \"input\"", line, linelen < 4096 ? linelen : 4096);
+			status = status_worse(status, EX_DATAERR);
+			toolong = 0;
+			continue;
+		}
+		if (linelen == 0)
+			continue;
+		rec = json_loadb(line, linelen, JSON_ALLOW_NUL, &jerr);
+		if (rec == NULL || !json_is_object(rec)) {
+			bad_line(out, name, lineno, "bad-json",
+			    rec ? "not a JSON object" : jerr.text, line, linelen);
+			status = status_worse(status, EX_DATAERR);
+		} else
+			status = status_worse(status, fn(rec, arg));
+		json_decref(rec);
+	}
+	free(buf);
+	return status;
+}
