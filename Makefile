@@ -20,7 +20,7 @@ ifdef WERROR
 override CFLAGS += -Werror
 endif
 
-PKG_COMMON	= jansson libsodium libxml-2.0
+PKG_COMMON	= jansson libsodium libxml-2.0 libcrypto
 PKG_mailparse	= gmime-3.0 libytnef
 
 TOOLS	= mailparse

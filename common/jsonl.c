@@ -81,18 +81,130 @@ struct membuf {
 	size_t	 len, cap;
 };
 
-static int
-membuf_add(const char *s, size_t n, void *arg)
+static void
+put(struct membuf *m, const char *s, size_t n)
 {
-	struct membuf *m = arg;
 	size_t need;
 
 	if (__builtin_add_overflow(m->len, n + 2, &need))
-		return -1;
-	xgrow(&m->buf, &m->cap, need);
+		nomem();
+	if (need > m->cap)
+		xgrow(&m->buf, &m->cap, need);
 	memcpy(m->buf + m->len, s, n);
 	m->len += n;
-	return 0;
+}
+
+/* Bytes a JSON string cannot hold as they are. */
+static const unsigned char needs_escape[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+static void
+put_string(struct membuf *m, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run;
+	char esc[6];
+	unsigned char c;
+
+	put(m, "\"", 1);
+	while (i < n) {
+		run = i;
+		while (run < n && !needs_escape[(unsigned char)s[run]])
+			run++;
+		put(m, s + i, run - i);
+		if (run == n)
+			break;
+		c = (unsigned char)s[run];
+		esc[0] = '\\';
+		switch (c) {
+		case '"':	esc[1] = '"'; break;
+		case '\\':	esc[1] = '\\'; break;
+		case '\n':	esc[1] = 'n'; break;
+		case '\r':	esc[1] = 'r'; break;
+		case '\t':	esc[1] = 't'; break;
+		case '\b':	esc[1] = 'b'; break;
+		case '\f':	esc[1] = 'f'; break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			put(m, esc, 6);
+			i = run + 1;
+			continue;
+		}
+		put(m, esc, 2);
+		i = run + 1;
+	}
+	put(m, "\"", 1);
+}
+
+/*
+ * Records are mostly long strings, and jansson's dumper looks at them a
+ * character at a time through a callback; this one copies runs that need
+ * no escaping whole.  Strings in a json_t are valid UTF-8 already (jansson
+ * checks on load, jsonl_str repairs), so nothing else needs checking.
+ */
+static void
+put_value(struct membuf *m, json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i, klen;
+	char num[64];
+	int first = 1, n;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		put(m, "{", 1);
+		json_object_keylen_foreach(v, key, klen, item) {
+			if (!first)
+				put(m, ",", 1);
+			first = 0;
+			put_string(m, key, klen);
+			put(m, ":", 1);
+			put_value(m, item);
+		}
+		put(m, "}", 1);
+		break;
+	case JSON_ARRAY:
+		put(m, "[", 1);
+		json_array_foreach(v, i, item) {
+			if (i > 0)
+				put(m, ",", 1);
+			put_value(m, item);
+		}
+		put(m, "]", 1);
+		break;
+	case JSON_STRING:
+		put_string(m, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		put(m, num, (size_t)n);
+		break;
+	case JSON_REAL: {
+		char *d = json_dumps(v, JSON_ENCODE_ANY);
+
+		if (d == NULL)
+			nomem();
+		put(m, d, strlen(d));
+		free(d);
+		break;
+	}
+	case JSON_TRUE:
+		put(m, "true", 4);
+		break;
+	case JSON_FALSE:
+		put(m, "false", 5);
+		break;
+	case JSON_NULL:
+		put(m, "null", 4);
+		break;
+	}
 }
 
 char *
@@ -100,11 +212,8 @@ jsonl_dump(json_t *rec, size_t *len)
 {
 	struct membuf m = { NULL, 0, 0 };
 
-	if (json_dump_callback(rec, membuf_add, &m,
-	    JSON_COMPACT | JSON_PRESERVE_ORDER) != 0)
-		nomem();
-	xgrow(&m.buf, &m.cap, m.len + 2);
-	m.buf[m.len++] = '\n';
+	put_value(&m, rec);
+	put(&m, "\n", 1);
 	m.buf[m.len] = '\0';
 	*len = m.len;
 	return m.buf;

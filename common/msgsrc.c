@@ -103,23 +103,28 @@ fill(struct msgsrc *s, size_t keep)
 int
 msgsrc_is_from_line(const char *p, size_t n)
 {
-	size_t i;
+	size_t i, tok, toklen;
 
-	if (n < 5 || memcmp(p, "From ", 5) != 0)
+	if (n < 6 || memcmp(p, "From ", 5) != 0)
 		return 0;
 	i = 5;
 	while (i < n && p[i] == ' ')
 		i++;
-	while (i < n && p[i] != ' ' && p[i] != '\t')
+	tok = i;
+	while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
 		i++;
-	/* Sender alone ("From -"), or followed by a date. */
-	for (; i < n; i++)
-		if (p[i] >= '0' && p[i] <= '9')
-			return 1;
-		else if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
-			break;
+	toklen = i - tok;
+	/* "From :" or "From: " is a header, never a From_ line. */
+	if (toklen == 0 || p[tok] == ':')
+		return 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
 	if (i == n)
-		return 1;
+		/* A sender alone: "From -", "From MAILER-DAEMON", an address. */
+		return (toklen == 1 && p[tok] == '-') ||
+		    memchr(p + tok, '@', toklen) != NULL ||
+		    (toklen == 13 && memcmp(p + tok, "MAILER-DAEMON", 13) == 0);
+	/* A sender and a date: something with a digit in it. */
 	for (; i < n; i++)
 		if (p[i] >= '0' && p[i] <= '9')
 			return 1;
@@ -314,9 +319,17 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 		return next_single(s, m);
 	}
 
-	/* Drop what earlier messages used, then find this From_ line. */
-	if (s->pos > 0 && fill(s, s->pos) == -1)
-		return -1;
+	/*
+	 * Drop what earlier messages used, but only once it is most of the
+	 * buffer: moving the rest down for every message costs more than
+	 * parsing it.
+	 */
+	if (s->pos > 0 && s->pos >= s->cap / 2) {
+		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+		s->base += s->pos;
+		s->len -= s->pos;
+		s->pos = 0;
+	}
 	while (s->pos == s->len || memchr(s->buf + s->pos, '\n',
 	    s->len - s->pos) == NULL) {
 		if (s->eof)

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ static struct {
 	char		*out;
 	size_t		 outlen, outcap, outrecs;
 	int		 status;
+	int		 outfd;
 	unsigned long long bytes, total, msgs;
 	double		 start, last;
 } g;
@@ -122,7 +124,7 @@ flush_out(void)
 		    EX_CANTCREAT);
 	}
 	while (off < g.outlen) {
-		n = write(STDOUT_FILENO, g.out + off, g.outlen - off);
+		n = write(g.outfd, g.out + off, g.outlen - off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -440,7 +442,24 @@ main(int argc, char *argv[])
 	long n;
 
 	diag_init(argv[0]);
+	/*
+	 * Records go to a private copy of stdout; fd 1 becomes stderr, so a
+	 * library that prints (libytnef does) cannot corrupt the stream.
+	 */
+	if ((g.outfd = dup(STDOUT_FILENO)) == -1 ||
+	    dup2(STDERR_FILENO, STDOUT_FILENO) == -1) {
+		diag("stdout", "dup", "%s", strerror(errno));
+		return EX_OSERR;
+	}
 	g.nthreads = 1;
+	/*
+	 * Keep freed memory: every message allocates and frees buffers of
+	 * its size, and giving them back to the kernel each time costs a
+	 * page fault per page.  The heap stays as large as the largest
+	 * message, whatever the size of the input.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	while ((ch = getopt_long(argc, argv, "d:j:h", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'd':	dir = optarg; break;

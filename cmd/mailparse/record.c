@@ -10,6 +10,7 @@
  * "error", and every field that could still be read is there.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,7 +36,6 @@ struct parser {
 	struct msgstate		*cur;		/* where GMime's warnings go */
 	int			 nested;	/* nested messages so far */
 	int			 bad;		/* an error anywhere */
-	GChecksum		*md5, *sha1;
 };
 
 struct buf {
@@ -54,6 +54,16 @@ struct msgstate {
 	struct buf	 text, html;
 };
 
+/* One GMime parse of a buffer, read in place. */
+struct gm {
+	GByteArray	*ba;
+	GMimeStream	*stream;
+	GMimeParser	*parser;
+	GMimeMessage	*msg;
+	char		*owned;		/* a buffer made for a retry */
+};
+
+static void	 b64_init(void);
 static json_t	*build(struct parser *, const char *, size_t, json_t *,
 		    int, const struct rawmsg *);
 static void	 walk(struct parser *, struct msgstate *, GMimeObject *,
@@ -130,13 +140,14 @@ parser_new(struct spool *sp)
 	struct parser *p;
 	const char *fallback[] = { "UTF-8", "windows-1252", NULL };
 
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, b64_init);
 	p = xcalloc(1, sizeof(*p));
 	p->sp = sp;
 	p->opts = g_mime_parser_options_new();
 	g_mime_parser_options_set_fallback_charsets(p->opts, fallback);
 	g_mime_parser_options_set_warning_callback(p->opts, on_warning, p);
-	p->md5 = g_checksum_new(G_CHECKSUM_MD5);
-	p->sha1 = g_checksum_new(G_CHECKSUM_SHA1);
 	return p;
 }
 
@@ -146,8 +157,6 @@ parser_free(struct parser *p)
 	if (p == NULL)
 		return;
 	g_mime_parser_options_free(p->opts);
-	g_checksum_free(p->md5);
-	g_checksum_free(p->sha1);
 	free(p);
 }
 
@@ -309,16 +318,21 @@ decoded(GMimePart *part, GMimeStream **keep)
 	return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 }
 
-static int
-b64val(char c)
+/* Base64 alphabet values; 64 padding, 65 white space, 66 anything else. */
+static unsigned char b64[256];
+
+static void
+b64_init(void)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
+	const char *alpha =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	int i;
+
+	memset(b64, 66, sizeof(b64));
+	for (i = 0; i < 64; i++)
+		b64[(unsigned char)alpha[i]] = (unsigned char)i;
+	b64['='] = 64;
+	b64[' '] = b64['\t'] = b64['\r'] = b64['\n'] = 65;
 }
 
 /*
@@ -332,45 +346,41 @@ base64_check(GMimePart *part, unsigned char tail[2], size_t *ntail)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
 	GMimeStream *s;
-	char chunk[16384], last[3];
+	unsigned char chunk[65536];
+	unsigned bits = 0, seen = 0, v, k;
 	ssize_t n, i;
-	size_t count = 0;
-	int garbage = 0, padded = 0, v;
+	size_t count = 0, npad = 0, rem;
 
 	*ntail = 0;
 	if (w == NULL || (s = g_mime_data_wrapper_get_stream(w)) == NULL)
 		return NULL;
 	g_mime_stream_reset(s);
-	while ((n = g_mime_stream_read(s, chunk, sizeof(chunk))) > 0)
+	while ((n = g_mime_stream_read(s, (char *)chunk, sizeof(chunk))) > 0)
 		for (i = 0; i < n; i++) {
-			char c = chunk[i];
-
-			if ((v = b64val(c)) >= 0) {
-				last[count % 3] = c;
+			v = b64[chunk[i]];
+			if (v < 64) {
+				/* Keep the last three values for the tail. */
+				bits = bits << 6 | v;
 				count++;
-			} else if (c == '=')
-				padded = 1;
-			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-				garbage = 1;
+			} else {
+				seen |= 1u << (v - 64);
+				npad += v == 64;
+			}
 		}
 	g_mime_stream_reset(s);
-	if (count % 4 >= 2 && !padded) {
-		/* The last 2 or 3 characters, in order. */
-		size_t rem = count % 4, k;
-		unsigned bits = 0;
-
-		for (k = 0; k < rem; k++)
-			bits = bits << 6 | (unsigned)b64val(last[(count - rem + k) % 3]);
-		bits <<= 6 * (4 - rem);
-		tail[0] = (unsigned char)(bits >> 16);
-		tail[1] = (unsigned char)(bits >> 8);
+	rem = count % 4;
+	if (rem >= 2 && npad == 0) {
+		k = bits & ((1u << (6 * rem)) - 1);
+		k <<= 6 * (4 - rem);
+		tail[0] = (unsigned char)(k >> 16);
+		tail[1] = (unsigned char)(k >> 8);
 		*ntail = rem - 1;
 	}
-	if (garbage)
+	if (seen & 4)
 		return "base64-garbage";
-	if (count % 4 != 0 && !padded)
+	if (rem != 0 && npad == 0)
 		return "base64-unpadded";
-	if (count % 4 != 0)
+	if ((count + npad) % 4 != 0 || npad > 2)
 		return "base64-truncated";
 	return NULL;
 }
@@ -387,14 +397,11 @@ add_attachment(struct parser *p, struct msgstate *ms, const char *part,
     const char *name, const char *type, const char *disp, const char *cid,
     const unsigned char *data, size_t len)
 {
-	char sha[HASH_HEX_LEN + 1];
+	struct digests dg;
+	const char *sha = dg.sha256;
 	json_t *a;
 
-	hash_sha256_hex(data, len, sha);
-	g_checksum_reset(p->md5);
-	g_checksum_update(p->md5, data, (gssize)len);
-	g_checksum_reset(p->sha1);
-	g_checksum_update(p->sha1, data, (gssize)len);
+	hash_all(data, len, &dg);
 	a = json_object();
 	json_object_set_new(a, "part", jsonl_cstr(part));
 	json_object_set_new(a, "name", jsonl_cstr(name));
@@ -402,8 +409,8 @@ add_attachment(struct parser *p, struct msgstate *ms, const char *part,
 	json_object_set_new(a, "disposition", jsonl_cstr(disp));
 	json_object_set_new(a, "content_id", jsonl_cstr(cid));
 	json_object_set_new(a, "size", json_integer((json_int_t)len));
-	json_object_set_new(a, "md5", jsonl_cstr(g_checksum_get_string(p->md5)));
-	json_object_set_new(a, "sha1", jsonl_cstr(g_checksum_get_string(p->sha1)));
+	json_object_set_new(a, "md5", jsonl_cstr(dg.md5));
+	json_object_set_new(a, "sha1", jsonl_cstr(dg.sha1));
 	json_object_set_new(a, "sha256", jsonl_cstr(sha));
 	if (p->sp != NULL && spool_put(p->sp, "vault", sha, data, len) == 0)
 		json_object_set_new(a, "vault", jsonl_cstr(sha));
@@ -555,6 +562,26 @@ message_part(struct parser *p, struct msgstate *ms, GMimeMessagePart *mp,
 	g_object_unref(mem);
 }
 
+/*
+ * A multipart GMime found no parts in (no boundary, or none that
+ * matches): its content is all in the prologue.  Keep it as text.
+ */
+static void
+salvage_multipart(struct msgstate *ms, GMimeMultipart *mp, const char *partno)
+{
+	const char *pro = g_mime_multipart_get_prologue(mp), *defect;
+	char *text;
+	size_t n;
+
+	if (pro == NULL || *pro == '\0')
+		return;
+	add_defect(ms, "no-parts", *partno ? partno : NULL, "multipart "
+	    "without parts: its content is read as text");
+	text = charset_decode(pro, strlen(pro), NULL, &n, &defect);
+	buf_add(&ms->text, text, n);
+	free(text);
+}
+
 static void
 walk(struct parser *p, struct msgstate *ms, GMimeObject *obj,
     const char *partno, int depth)
@@ -569,6 +596,8 @@ walk(struct parser *p, struct msgstate *ms, GMimeObject *obj,
 	}
 	if (GMIME_IS_MULTIPART(obj)) {
 		n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+		if (n == 0)
+			salvage_multipart(ms, GMIME_MULTIPART(obj), partno);
 		for (i = 0; i < n; i++) {
 			if (snprintf(child, sizeof(child), "%s%s%d", partno,
 			    *partno ? "." : "", i + 1) >= (int)sizeof(child)) {
@@ -670,6 +699,74 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 	json_object_set_new(r, "headers", headers_json(ms, hl));
 }
 
+static GMimeMessage *
+gm_parse(struct parser *p, struct gm *g, const char *data, size_t len)
+{
+	/* GMime reads the buffer in place: no copy of the message. */
+	g->ba = g_byte_array_new_take((guint8 *)data, len);
+	g->stream = g_mime_stream_mem_new_with_byte_array(g->ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(g->stream), FALSE);
+	g->parser = g_mime_parser_new_with_stream(g->stream);
+	g_mime_parser_set_persist_stream(g->parser, TRUE);
+	g_mime_parser_set_format(g->parser, GMIME_FORMAT_MESSAGE);
+	g->msg = len > 0 ? g_mime_parser_construct_message(g->parser, p->opts) :
+	    NULL;
+	return g->msg;
+}
+
+static void
+gm_free(struct gm *g)
+{
+	if (g->msg != NULL)
+		g_object_unref(g->msg);
+	if (g->parser != NULL)
+		g_object_unref(g->parser);
+	if (g->stream != NULL)
+		g_object_unref(g->stream);
+	if (g->ba != NULL)
+		g_byte_array_free(g->ba, FALSE);
+	free(g->owned);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * GMime gives up on input that does not start with a header.  Real mail
+ * like that exists: a header block after lines of spaces, or a body with
+ * no headers at all.  Read what is there rather than nothing.
+ */
+static GMimeMessage *
+gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
+    const char *data, size_t len)
+{
+	static const char ole2[] = "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1";
+	size_t skip = 0, i;
+
+	if (len >= 8 && memcmp(data, ole2, 8) == 0)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (data[i] == '\n')
+			skip = i + 1;
+		else if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r')
+			break;
+	}
+	if (skip > 0 && skip < len) {
+		gm_free(g);
+		if (gm_parse(p, g, data + skip, len - skip) != NULL) {
+			add_defect(ms, "leading-blank-lines", NULL, "blank lines "
+			    "before the header were skipped");
+			return g->msg;
+		}
+	}
+	gm_free(g);
+	g->owned = xmalloc(len + 1);
+	g->owned[0] = '\n';
+	memcpy(g->owned + 1, data, len);
+	if (gm_parse(p, g, g->owned, len + 1) != NULL)
+		add_defect(ms, "no-headers", NULL, "no header block: all of "
+		    "it is read as the body");
+	return g->msg;
+}
+
 static const char *empty_fields[] = {
 	"name", "message_id", "in_reply_to", "references", "date", "subject",
 	"from", "sender", "reply_to", "to", "cc", "bcc", "delivered_to",
@@ -681,15 +778,14 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
     int depth, const struct rawmsg *raw)
 {
 	struct msgstate ms, *saved = p->cur;
-	GByteArray *ba;
-	GMimeStream *stream;
-	GMimeParser *parser;
-	GMimeMessage *msg = NULL;
+	struct gm g;
+	GMimeMessage *msg;
 	const char **f;
 	char *t;
 	size_t tlen;
 
 	memset(&ms, 0, sizeof(ms));
+	memset(&g, 0, sizeof(g));
 	ms.depth = depth;
 	ms.rec = jsonl_record("message");
 	ms.attachments = json_array();
@@ -712,23 +808,20 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 	json_object_set_new(ms.rec, "source", source);
 	json_object_set_new(ms.rec, "source_id", json_null());
 
-	/* GMime reads the buffer in place: no copy of the message. */
-	ba = g_byte_array_new_take((guint8 *)data, len);
-	stream = g_mime_stream_mem_new_with_byte_array(ba);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_persist_stream(parser, TRUE);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	if (len > 0)
-		msg = g_mime_parser_construct_message(parser, p->opts);
+	if ((msg = gm_parse(p, &g, data, len)) == NULL && len > 0)
+		msg = gm_salvage(p, &ms, &g, data, len);
 
 	if (msg != NULL) {
 		fill_headers(p, &ms, msg, raw);
 		if (raw == NULL || !raw->toolarge)
 			walk(p, &ms, g_mime_message_get_mime_part(msg), "", 0);
 	} else {
-		set_error(&ms, len ? "unparsable" : "empty", len ?
-		    "not a message GMime can read" : "empty input");
+		if (len >= 8 && memcmp(data, "\xd0\xcf\x11\xe0", 4) == 0)
+			set_error(&ms, "outlook-msg", "an Outlook .msg file "
+			    "(OLE2), not RFC 822 mail");
+		else
+			set_error(&ms, len ? "unparsable" : "empty", len ?
+			    "not a message GMime can read" : "empty input");
 		for (f = empty_fields; *f != NULL; f++)
 			json_object_set_new(ms.rec, *f, json_null());
 		json_object_set_new(ms.rec, "name", jsonl_cstr("(no subject)"));
@@ -760,11 +853,7 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 		p->bad = 1;
 
 	p->cur = saved;
-	if (msg != NULL)
-		g_object_unref(msg);
-	g_object_unref(parser);
-	g_object_unref(stream);
-	g_byte_array_free(ba, FALSE);
+	gm_free(&g);
 	free(ms.text.s);
 	free(ms.html.s);
 	return ms.rec;

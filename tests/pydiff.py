@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Differential test of mailparse against Python's email package.
+
+Every single-message file of the corpus is parsed twice: once by mailparse
+(GMime), in one run over all the files, and once here with
+email.parser.BytesParser(policy=policy.default).  Five fields are compared
+per message:
+
+  message_id         Message-ID, without <> and surrounding whitespace
+  subject            the RFC 2047 decoded Subject
+  from               addr-spec of the first From address, lowercased
+  attachment_count   number of attachments
+  attachment_sha256  sorted SHA-256s of the decoded attachment bytes
+
+Attachments follow mailparse's own rule (cmd/mailparse/record.c, leaf()):
+every leaf part is visited, descending into multiparts but not into
+message/rfc822 (and message/news, message/global) parts, which mailparse
+reports as nested "messages" and does not count as attachments; a leaf is
+an attachment when its Content-Disposition is "attachment", or it has a
+filename, or its type is neither text/plain nor text/html.  mailparse also
+unpacks TNEF (winmail.dat) into extra attachments numbered like "2/1";
+Python cannot, so attachments whose "part" holds a "/" are left out of the
+mailparse side.  An .eml attachment is counted as an attachment on both
+sides (mailparse additionally parses it as a nested message).
+
+As mailparse does, a first line "From ..." (an mbox envelope) is taken off
+before Python parses the file.
+
+Every (path, field) that disagrees must be listed, with the reason, in the
+explained file (tests/pydiff-explained.txt): lines "path<TAB>field<TAB>why",
+"#" comments and blank lines allowed.  Output is TAP.
+
+usage: pydiff.py [--mailparse BIN] [--explained FILE] [--show] FILE...
+       pydiff.py ... --files-from LIST     (NUL- or newline-separated)
+
+--show prints every disagreement with both values (for writing the
+explained file), as TAP comments.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from email import policy
+from email.parser import BytesParser
+
+FIELDS = ("message_id", "subject", "from", "attachment_count",
+          "attachment_sha256")
+THRESHOLD = 99.0
+
+# Python models these as a list of one Message, like GMime's message part.
+MESSAGE_TYPES = ("message/rfc822", "message/news", "message/global")
+
+
+def _err(e):
+    return "<python raised %s: %s>" % (type(e).__name__, e)
+
+
+def strip_from_line(data):
+    """Drop a leading mbox From_ line, as mailparse's msgsrc does."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data.startswith(b"From "):
+        nl = data.find(b"\n")
+        return True, b"" if nl < 0 else data[nl + 1:]
+    return False, data
+
+
+def py_msgid(msg):
+    v = msg.get("message-id")
+    if v is None:
+        return None
+    v = str(v).strip()
+    if v.startswith("<"):
+        v = v[1:]
+    if v.endswith(">"):
+        v = v[:-1]
+    v = v.strip()
+    return v or None
+
+
+def unescape(s):
+    """Raw 8-bit header bytes, which Python keeps as surrogate escapes in
+    structured headers, decoded as UTF-8 (what Python itself does for
+    unstructured ones, in email.utils._sanitize)."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def py_subject(msg):
+    v = msg.get("subject")
+    return None if v is None else str(v).strip()
+
+
+def first_addr(addrs):
+    """The first address with an "@": Python turns the words before an
+    unquoted comma in a display name ("ACME Support, <a@b.c>") into an
+    address without a domain, and "<>" into the addr-spec "<>"; GMime
+    takes the comma as part of the name and drops "<>".  Neither is a
+    mailbox, so both sides skip them."""
+    for a in addrs:
+        if "@" in a:
+            return a.lower()
+    return None
+
+
+def py_from(msg):
+    v = msg.get("from")
+    if v is None:
+        return None
+    return first_addr(unescape(a.addr_spec) if a.domain else ""
+                      for a in getattr(v, "addresses", ()))
+
+
+def py_attachments(msg):
+    """sha256 of every attachment, in part order."""
+    out = []
+
+    def walk(part):
+        ctype = part.get_content_type()
+        if ctype in MESSAGE_TYPES:
+            return                  # a nested message, not an attachment
+        if part.is_multipart() and part.get_content_maintype() == "multipart":
+            for sub in part.get_payload():
+                walk(sub)
+            return
+        disp = part.get_content_disposition()
+        name = part.get_filename()
+        if disp == "attachment" or name is not None or \
+                ctype not in ("text/plain", "text/html"):
+            out.append(hashlib.sha256(_payload(part)).hexdigest())
+
+    walk(msg)
+    return out
+
+
+def _payload(part):
+    p = part.get_payload(decode=True)
+    if p is None:
+        # message/delivery-status and friends: Python holds a list of
+        # header blocks; there are no decoded bytes to speak of.
+        p = b""
+    return p
+
+
+def python_side(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    _, data = strip_from_line(data)
+    r = {}
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(data)
+    except Exception as e:          # noqa: BLE001 - any failure is data
+        for k in FIELDS:
+            r[k] = _err(e)
+        return r
+    for key, fn in (("message_id", py_msgid), ("subject", py_subject),
+                    ("from", py_from)):
+        try:
+            r[key] = fn(msg)
+        except Exception as e:      # noqa: BLE001
+            r[key] = _err(e)
+    try:
+        shas = py_attachments(msg)
+        r["attachment_count"] = len(shas)
+        r["attachment_sha256"] = sorted(shas)
+    except Exception as e:          # noqa: BLE001
+        r["attachment_count"] = r["attachment_sha256"] = _err(e)
+    return r
+
+
+def mailparse_side(rec):
+    r = {}
+    mid = rec.get("message_id")
+    if isinstance(mid, str):
+        mid = mid.strip()
+        if mid.startswith("<"):
+            mid = mid[1:]
+        if mid.endswith(">"):
+            mid = mid[:-1]
+        mid = mid.strip() or None
+    r["message_id"] = mid
+    subj = rec.get("subject")
+    r["subject"] = subj.strip() if isinstance(subj, str) else subj
+    r["from"] = first_addr(a.get("addr") or "" for a in rec.get("from") or [])
+    atts = [a for a in rec.get("attachments") or []
+            if "/" not in (a.get("part") or "")]
+    r["attachment_count"] = len(atts)
+    r["attachment_sha256"] = sorted(a.get("sha256") for a in atts)
+    return r
+
+
+def run_mailparse(binary, paths):
+    """All records mailparse writes for paths, in order."""
+    out = []
+    step = len(paths)
+    i = 0
+    while i < len(paths):
+        cmd = binary.split() + ["--no-store", "--quiet", "--"] + \
+            paths[i:i + step]
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, check=False)
+        except OSError:
+            if step <= 1:
+                raise
+            step = max(1, step // 4)    # argument list too long
+            continue
+        if p.returncode not in (0, 65):  # 65: some record has an error
+            print("# mailparse exited %d" % p.returncode)
+            for line in p.stderr.decode("utf-8", "replace").splitlines()[:20]:
+                print("#   " + line)
+        out.extend(json.loads(l) for l in p.stdout.splitlines() if l.strip())
+        i += step
+    return out
+
+
+def load_explained(path):
+    expl = {}
+    if not os.path.exists(path):
+        return expl, ["explained file %s not found" % path]
+    bad = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split("\t", 2)
+            if len(parts) != 3 or parts[1] not in FIELDS or \
+                    not parts[2].strip():
+                bad.append("%s:%d: not path<TAB>field<TAB>explanation: %r"
+                           % (path, n, line[:120]))
+                continue
+            expl[(parts[0], parts[1])] = parts[2].strip()
+    return expl, bad
+
+
+def short(v, n=160):
+    s = json.dumps(v, ensure_ascii=False)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mailparse", default=os.environ.get("MAILPARSE",
+                                                          "bin/mailparse"))
+    ap.add_argument("--explained", default="tests/pydiff-explained.txt")
+    ap.add_argument("--files-from")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--show", action="store_true")
+    ap.add_argument("files", nargs="*")
+    a = ap.parse_args()
+
+    paths = list(a.files)
+    if a.files_from:
+        with open(a.files_from, "rb") as f:
+            raw = f.read()
+        sep = b"\0" if b"\0" in raw else b"\n"
+        paths += [p.decode("utf-8", "surrogateescape")
+                  for p in raw.split(sep) if p]
+    paths = sorted(set(paths))
+    if not paths:
+        print("1..0 # SKIP no corpus files")
+        return 0
+
+    # Python side in a second process while mailparse runs in this one.
+    if a.jobs > 1:
+        import multiprocessing
+        pool = multiprocessing.Pool(a.jobs)
+        pyres_async = pool.map_async(python_side, paths, chunksize=16)
+    recs = run_mailparse(a.mailparse, paths)
+    if a.jobs > 1:
+        pyres = pyres_async.get()
+        pool.close()
+        pool.join()
+    else:
+        pyres = [python_side(p) for p in paths]
+
+    # Records by path; for an mbox file, the message at index 0.
+    byp = {}
+    extra = []
+    for rec in recs:
+        src = rec.get("source") or {}
+        p = src.get("path")
+        if src.get("kind") == "mbox" and src.get("index", 0) != 0:
+            extra.append((p, src.get("index")))
+            continue
+        byp.setdefault(p, rec)
+
+    expl, badlines = load_explained(a.explained)
+    agree = {k: 0 for k in FIELDS}
+    all_agree = 0
+    disagreements = []          # (path, field, ours, python)
+    missing = []
+    for p, py in zip(paths, pyres):
+        rec = byp.get(p)
+        if rec is None:
+            missing.append(p)
+            continue
+        mp = mailparse_side(rec)
+        ok_all = True
+        for k in FIELDS:
+            if mp[k] == py[k]:
+                agree[k] += 1
+            else:
+                ok_all = False
+                disagreements.append((p, k, mp[k], py[k]))
+        if ok_all:
+            all_agree += 1
+
+    total = len(paths)
+    tests = []                  # (ok, description, [diagnostics])
+    tests.append((not missing, "mailparse wrote a record for each of %d "
+                  "files" % total, ["no record for %s" % m for m in missing]))
+    for k in FIELDS:
+        pct = 100.0 * agree[k] / total
+        tests.append((pct >= THRESHOLD, "%s agrees on %.2f%% (%d/%d, need "
+                      ">= %g%%)" % (k, pct, agree[k], total, THRESHOLD), []))
+    pct = 100.0 * all_agree / total
+    tests.append((pct >= THRESHOLD, "all five fields agree on %.2f%% of "
+                  "messages (%d/%d)" % (pct, all_agree, total), []))
+
+    seen = set()
+    unexplained = []
+    for p, k, ours, theirs in disagreements:
+        seen.add((p, k))
+        if (p, k) not in expl:
+            unexplained.append("%s\t%s: mailparse %s, python %s"
+                               % (p, k, short(ours), short(theirs)))
+    tests.append((not unexplained and not badlines,
+                  "every disagreement (%d) is explained in %s"
+                  % (len(disagreements), a.explained),
+                  badlines + ["unexplained: " + u for u in unexplained]))
+
+    print("1..%d" % len(tests))
+    nmsg = len({d[0] for d in disagreements})
+    print("# %d messages, %d disagree on some field; %d (path, field) "
+          "disagreements" % (total, nmsg, len(disagreements)))
+    for k in FIELDS:
+        print("# %-18s %6.2f%%  (%d disagree)" % (k, 100.0 * agree[k] / total,
+                                                 total - agree[k]))
+    print("# %-18s %6.2f%%" % ("all five", 100.0 * all_agree / total))
+    bugs = sum(1 for (p, k), why in expl.items()
+               if why.startswith("BUG:") and (p, k) in seen)
+    if bugs:
+        print("# %d explained disagreements are mailparse BUGs" % bugs)
+    for p, i in extra:
+        print("# note: %s: mailparse read more than one message (index %s);"
+              " only index 0 is compared" % (p, i))
+    for (p, k) in sorted(expl):
+        if (p, k) not in seen:
+            print("# note: %s\t%s is explained but no longer disagrees"
+                  % (p, k))
+    if a.show:
+        for p, k, ours, theirs in disagreements:
+            print("# DIFF %s\t%s\n#   mailparse: %s\n#   python:    %s"
+                  % (p, k, short(ours, 400), short(theirs, 400)))
+    failed = 0
+    for i, (ok, desc, diag) in enumerate(tests, 1):
+        print("%s %d - %s" % ("ok" if ok else "not ok", i, desc))
+        if not ok:
+            failed += 1
+            for d in diag:
+                print("#   " + d)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
