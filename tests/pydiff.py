@@ -58,14 +58,30 @@ def _err(e):
     return "<python raised %s: %s>" % (type(e).__name__, e)
 
 
-def strip_from_line(data):
-    """Drop a leading mbox From_ line, as mailparse's msgsrc does."""
+def first_mbox_message(data):
+    """The first message of an mbox, split the way Python's mailbox.mbox
+    does (it cannot be used here: it opens the file read-write): every
+    line that starts with "From " begins a message, and a blank line just
+    before the next one (or the end) is the separator, not message."""
+    lines = data.splitlines(keepends=True)
+    out = []
+    for line in lines[1:]:
+        if line.startswith(b"From "):
+            break
+        out.append(line)
+    if out and out[-1] == b"\n":
+        out.pop()
+    return b"".join(out)
+
+
+def frame(data):
+    """The message in a file, as mailparse's reader sees it: a UTF-8 BOM
+    is skipped, and a file that starts with "From " is an mbox."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if data.startswith(b"From "):
-        nl = data.find(b"\n")
-        return True, b"" if nl < 0 else data[nl + 1:]
-    return False, data
+        return first_mbox_message(data)
+    return data
 
 
 def py_msgid(msg):
@@ -114,40 +130,49 @@ def py_from(msg):
 
 
 def py_attachments(msg):
-    """sha256 of every attachment, in part order."""
+    """The attachments, in part order: a SHA-256, or (None, type) for a
+    part Python keeps no bytes of (see _payload)."""
     out = []
 
     def walk(part):
         ctype = part.get_content_type()
         if ctype in MESSAGE_TYPES:
             return                  # a nested message, not an attachment
-        if part.is_multipart() and part.get_content_maintype() == "multipart":
-            for sub in part.get_payload():
-                walk(sub)
+        if part.get_content_maintype() == "multipart":
+            # A multipart whose boundary Python did not find has no parts
+            # (is_multipart() is false, its payload a string): it has no
+            # leaves, like the empty multipart GMime makes of it.
+            if part.is_multipart():
+                for sub in part.get_payload():
+                    walk(sub)
             return
         disp = part.get_content_disposition()
         name = part.get_filename()
         if disp == "attachment" or name is not None or \
                 ctype not in ("text/plain", "text/html"):
-            out.append(hashlib.sha256(_payload(part)).hexdigest())
+            out.append(_payload(part, ctype))
 
     walk(msg)
     return out
 
 
-def _payload(part):
+def _payload(part, ctype):
+    """Python parses the body of message/delivery-status (and the other
+    message/* types but rfc822) into a list of header blocks and keeps no
+    bytes of it: get_payload(decode=True) is None.  Such a part counts,
+    but its hash cannot be compared."""
+    if part.is_multipart():
+        return (None, ctype)
     p = part.get_payload(decode=True)
     if p is None:
-        # message/delivery-status and friends: Python holds a list of
-        # header blocks; there are no decoded bytes to speak of.
-        p = b""
-    return p
+        return (None, ctype)
+    return hashlib.sha256(p).hexdigest()
 
 
 def python_side(path):
     with open(path, "rb") as f:
         data = f.read()
-    _, data = strip_from_line(data)
+    data = frame(data)
     r = {}
     try:
         msg = BytesParser(policy=policy.default).parsebytes(data)
@@ -162,9 +187,10 @@ def python_side(path):
         except Exception as e:      # noqa: BLE001
             r[key] = _err(e)
     try:
-        shas = py_attachments(msg)
-        r["attachment_count"] = len(shas)
-        r["attachment_sha256"] = sorted(shas)
+        atts = py_attachments(msg)
+        r["attachment_count"] = len(atts)
+        r["attachment_sha256"] = sorted(a for a in atts if isinstance(a, str))
+        r["nohash"] = [a[1] for a in atts if not isinstance(a, str)]
     except Exception as e:          # noqa: BLE001
         r["attachment_count"] = r["attachment_sha256"] = _err(e)
     return r
@@ -189,6 +215,20 @@ def mailparse_side(rec):
     r["attachment_count"] = len(atts)
     r["attachment_sha256"] = sorted(a.get("sha256") for a in atts)
     return r
+
+
+def drop_nohash(shas, atts, nohash, pyshas):
+    """Take out of mailparse's hashes one attachment of each type Python
+    keeps no bytes of (preferring hashes Python does not have)."""
+    if not nohash:
+        return shas
+    left = list(atts)
+    for ctype in nohash:
+        cands = [a for a in left if (a.get("type") or "") == ctype]
+        cands.sort(key=lambda a: a.get("sha256") in pyshas)
+        if cands:
+            left.remove(cands[0])
+    return sorted(a.get("sha256") for a in left)
 
 
 def run_mailparse(binary, paths):
@@ -299,6 +339,12 @@ def main():
             missing.append(p)
             continue
         mp = mailparse_side(rec)
+        if py.get("nohash"):
+            atts = [x for x in rec.get("attachments") or []
+                    if "/" not in (x.get("part") or "")]
+            mp["attachment_sha256"] = drop_nohash(
+                mp["attachment_sha256"], atts, py["nohash"],
+                set(py["attachment_sha256"]))
         ok_all = True
         for k in FIELDS:
             if mp[k] == py[k]:

@@ -8,6 +8,7 @@
  * cannot convert becomes U+FFFD and decoding goes on.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,12 +99,51 @@ utf8_or_1252(const char *s, size_t n, int keep_utf8, size_t *outlen)
 static int
 has_multibyte(const char *s, size_t n)
 {
-	size_t i;
+	unsigned long long w;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++)
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ULL)
+			return 1;
+	}
+	for (; i < n; i++)
 		if ((unsigned char)s[i] >= 0x80)
 			return 1;
 	return 0;
+}
+
+/*
+ * iconv_open() looks its converters up (and dlopen()s them) every time;
+ * each thread keeps the few it has used.
+ */
+#define ICONV_CACHE	8
+
+static __thread struct {
+	char	 name[40];
+	iconv_t	 cd;
+} cache[ICONV_CACHE];
+static __thread unsigned cache_next;
+
+static iconv_t
+cached_iconv(const char *charset)
+{
+	iconv_t cd;
+	unsigned i;
+
+	for (i = 0; i < ICONV_CACHE; i++)
+		if (cache[i].cd != NULL && !strcasecmp(cache[i].name, charset))
+			return cache[i].cd;
+	if (strlen(charset) >= sizeof(cache[0].name))
+		return (iconv_t)-1;
+	if ((cd = g_mime_iconv_open("UTF-8", charset)) == (iconv_t)-1)
+		return cd;
+	i = cache_next++ % ICONV_CACHE;
+	if (cache[i].cd != NULL)
+		g_mime_iconv_close(cache[i].cd);
+	snprintf(cache[i].name, sizeof(cache[i].name), "%s", charset);
+	cache[i].cd = cd;
+	return cd;
 }
 
 static char *
@@ -201,13 +241,12 @@ charset_decode(const char *s, size_t n, const char *charset, size_t *outlen,
 	case CS_OTHER:
 		break;
 	}
-	cd = g_mime_iconv_open("UTF-8", charset);
+	cd = cached_iconv(charset);
 	if (cd == (iconv_t)-1) {
 		*defect = "unknown-charset";
 		return utf8_or_1252(s, n, 1, outlen);
 	}
 	out = via_iconv(cd, s, n, outlen, &lossy);
-	g_mime_iconv_close(cd);
 	if (lossy)
 		*defect = "charset-mismatch";
 	/* iconv's UTF-8 is valid, but be sure: records carry only UTF-8. */

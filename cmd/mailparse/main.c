@@ -489,7 +489,6 @@ main(int argc, char *argv[])
 		}
 	}
 	g_mime_init();
-	html_init();
 	json_object_seed(0);
 	g.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
 	g.total = input_size(argc, argv);

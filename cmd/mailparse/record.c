@@ -254,11 +254,48 @@ addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
 	return arr;
 }
 
+/*
+ * A header's value as text: unfolded, encoded-words decoded, 8-bit bytes
+ * read as UTF-8 or else windows-1252.  GMime's own decoded value costs a
+ * full decode of every header; most have nothing to decode.  Malloc'ed.
+ */
+static char *
+header_text(struct parser *p, GMimeHeader *h, size_t *outlen)
+{
+	const char *raw = g_mime_header_get_raw_value(h), *defect;
+	char *unfolded, *dec, *text;
+	size_t i, o, n;
+
+	if (raw == NULL)
+		raw = "";
+	n = strlen(raw);
+	unfolded = xmalloc(n + 1);
+	for (i = o = 0; i < n; i++)
+		if (raw[i] != '\r' && raw[i] != '\n')
+			unfolded[o++] = raw[i];
+	while (o > 0 && (unfolded[o - 1] == ' ' || unfolded[o - 1] == '\t'))
+		o--;
+	unfolded[o] = '\0';
+	for (i = 0; unfolded[i] == ' ' || unfolded[i] == '\t'; i++)
+		;
+	if (strstr(unfolded + i, "=?") != NULL) {
+		dec = g_mime_utils_header_decode_text(p->opts, unfolded + i);
+		text = xstrdup(dec ? dec : "");
+		g_free(dec);
+		free(unfolded);
+		*outlen = strlen(text);
+		return text;
+	}
+	text = charset_decode(unfolded + i, o - i, NULL, outlen, &defect);
+	free(unfolded);
+	return text;
+}
+
 static json_t *
-headers_json(struct msgstate *ms, GMimeHeaderList *hl)
+headers_json(struct parser *p, struct msgstate *ms, GMimeHeaderList *hl)
 {
 	GMimeHeader *h;
-	const char *v;
+	char *v;
 	json_t *arr = json_array(), *pair;
 	int i, n = g_mime_header_list_get_count(hl);
 	size_t len;
@@ -270,12 +307,7 @@ headers_json(struct msgstate *ms, GMimeHeaderList *hl)
 	}
 	for (i = 0; i < n; i++) {
 		h = g_mime_header_list_get_header_at(hl, i);
-		v = g_mime_header_get_value(h);
-		len = v ? strlen(v) : 0;
-		while (len > 0 && (v[0] == ' ' || v[0] == '\t')) {
-			v++;
-			len--;
-		}
+		v = header_text(p, h, &len);
 		if (len > MAX_HEADER_BYTES) {
 			set_error(ms, "header-too-large", "a header value is "
 			    "longer than MAX_HEADER_BYTES; its start is kept");
@@ -283,8 +315,9 @@ headers_json(struct msgstate *ms, GMimeHeaderList *hl)
 		}
 		pair = json_array();
 		json_array_append_new(pair, jsonl_cstr(g_mime_header_get_name(h)));
-		json_array_append_new(pair, jsonl_str(v ? v : "", len));
+		json_array_append_new(pair, jsonl_str(v, len));
 		json_array_append_new(arr, pair);
+		free(v);
 	}
 	return arr;
 }
@@ -310,8 +343,14 @@ static GByteArray *
 decoded(GMimePart *part, GMimeStream **keep)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
-	GMimeStream *mem = g_mime_stream_mem_new();
+	GMimeStream *mem;
+	gint64 raw = -1;
 
+	/* Decoded content is never longer than encoded: size it once. */
+	if (w != NULL && g_mime_data_wrapper_get_stream(w) != NULL)
+		raw = g_mime_stream_length(g_mime_data_wrapper_get_stream(w));
+	mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new(
+	    raw > 0 && raw < (gint64)MAX_MESSAGE_BYTES ? (guint)raw + 16 : 0));
 	if (w != NULL)
 		g_mime_data_wrapper_write_to_stream(w, mem);
 	*keep = mem;
@@ -696,7 +735,7 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 	    NULL, NULL, 0));
 	json_object_set_new(r, "delivered_to", addr_headers(p, hl,
 	    "Delivered-To"));
-	json_object_set_new(r, "headers", headers_json(ms, hl));
+	json_object_set_new(r, "headers", headers_json(p, ms, hl));
 }
 
 static GMimeMessage *
