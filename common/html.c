@@ -451,7 +451,8 @@ end_link(struct out *o)
 	if (o->href == NULL)
 		return;
 	/* Keep where a link goes unless its text already says it. */
-	if (o->len - o->linkstart > 4096 || memmem(o->buf + o->linkstart,
+	if (o->buf == NULL || o->len - o->linkstart > 4096 ||
+	    memmem(o->buf + o->linkstart,
 	    o->len - o->linkstart, o->href, strlen(o->href)) == NULL) {
 		if (asprintf(&s, "<%s>", o->href) != -1) {
 			if (o->len > 0 && o->newlines == 0)

@@ -1,3 +1,6 @@
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -21,6 +24,9 @@ struct msgsrc {
 	unsigned long long	 base;		/* input offset of buf[0] */
 	int			 eof;
 	int			 started, mbox;
+	int			 mapped;	/* buf is a map of the file */
+	int			 lend;		/* messages may be borrowed */
+	size_t			 dropped;	/* map bytes given back */
 	size_t			 index;
 	void			(*idle)(void *);
 	void			*idle_arg;
@@ -31,9 +37,22 @@ msgsrc_new(int fd)
 {
 	struct msgsrc *s;
 
+	struct stat st;
+	void *map;
+
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->fd = fd;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (unsigned long long)st.st_size < (size_t)-1 / 2 &&
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+	    0)) != MAP_FAILED) {
+		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+		s->buf = map;
+		s->len = s->cap = (size_t)st.st_size;
+		s->eof = 1;
+		s->mapped = 1;
+	}
 	return s;
 }
 
@@ -42,7 +61,10 @@ msgsrc_free(struct msgsrc *s)
 {
 	if (s == NULL)
 		return;
-	free(s->buf);
+	if (s->mapped)
+		munmap(s->buf, s->cap);
+	else
+		free(s->buf);
 	free(s);
 }
 
@@ -51,6 +73,12 @@ msgsrc_set_idle(struct msgsrc *s, void (*fn)(void *), void *arg)
 {
 	s->idle = fn;
 	s->idle_arg = arg;
+}
+
+void
+msgsrc_set_lend(struct msgsrc *s, int lend)
+{
+	s->lend = lend;
 }
 
 unsigned long long
@@ -159,6 +187,12 @@ take(struct msgsrc *s, size_t start, size_t end, struct rawmsg *m)
 	const char *p = s->buf + start, *e = s->buf + end, *q, *line;
 	char *o;
 
+	if (s->mapped && s->lend && (!s->mbox || memmem(p, end - start, ">From ", 6) == NULL)) {
+		m->data = (char *)p;
+		m->len = m->size = end - start;
+		m->borrowed = 1;
+		return 0;
+	}
 	if ((m->data = malloc(end - start + 1)) == NULL)
 		return -1;
 	o = m->data;
@@ -261,6 +295,14 @@ drop_separator(const char *buf, size_t start, size_t end)
 static int
 next_single(struct msgsrc *s, struct rawmsg *m)
 {
+	if (s->mapped && s->len - s->pos > MAX_MESSAGE_BYTES) {
+		if (take(s, s->pos, s->pos + TOOLARGE_KEEP, m) == -1)
+			return -1;
+		m->size = s->len - s->pos;
+		m->toolarge = 1;
+		s->pos = s->len;
+		return 1;
+	}
 	while (!s->eof) {
 		if (s->len - s->pos > MAX_MESSAGE_BYTES) {
 			/* Keep the head, count the rest. */
@@ -324,7 +366,15 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 	 * buffer: moving the rest down for every message costs more than
 	 * parsing it.
 	 */
-	if (s->pos > 0 && s->pos >= s->cap / 2) {
+	if (s->mapped && s->pos - s->dropped > 64 * 1024 * 1024) {
+		/* Borrowed messages fault back in if still in use. */
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t upto = s->pos / page * page;
+
+		madvise(s->buf + s->dropped, upto - s->dropped, MADV_DONTNEED);
+		s->dropped = upto;
+	}
+	if (!s->mapped && s->pos > 0 && s->pos >= s->cap / 2) {
 		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
 		s->base += s->pos;
 		s->len -= s->pos;
@@ -437,6 +487,14 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 		return 1;
 	}
 	end = drop_separator(s->buf, start, body);
+	if (end - start > MAX_MESSAGE_BYTES) {
+		if (take(s, start, start + TOOLARGE_KEEP, m) == -1)
+			return -1;
+		m->size = end - start;
+		m->toolarge = 1;
+		s->pos = body;
+		return 1;
+	}
 	if (take(s, start, end, m) == -1)
 		return -1;
 	s->pos = body;

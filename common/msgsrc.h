@@ -12,7 +12,10 @@
  * next From_ line is not part of the message.
  *
  * Memory is bounded by the largest message (MAX_MESSAGE_BYTES), not by
- * the input.
+ * the input.  A regular file is mapped rather than read, and a message
+ * that needs no unescaping is lent in place (borrowed) rather than
+ * copied; pages behind the reader are given back as it goes, so the
+ * resident size stays that of a few messages.
  */
 #ifndef MSGSRC_H
 #define MSGSRC_H
@@ -22,7 +25,8 @@
 struct msgsrc;
 
 struct rawmsg {
-	char			*data;		/* malloc'ed; the caller frees */
+	char			*data;		/* malloc'ed, the caller frees;
+						   or borrowed: see below */
 	size_t			 len;		/* bytes in data */
 	unsigned long long	 size;		/* real size (> len when toolarge) */
 	int			 mbox;		/* the input is an mbox */
@@ -30,6 +34,10 @@ struct rawmsg {
 	unsigned long long	 offset;	/* byte offset of its From_ line */
 	int			 toolarge;	/* over MAX_MESSAGE_BYTES: data
 						   holds only its first bytes */
+	int			 borrowed;	/* data points into the reader's
+						   map of the input, valid until
+						   msgsrc_free(); not freed, not
+						   NUL-terminated */
 };
 
 /* A reader over fd (not closed by msgsrc_free).  NULL when out of memory. */
@@ -47,6 +55,13 @@ void		 msgsrc_set_idle(struct msgsrc *, void (*fn)(void *), void *arg);
  * errno set on a read error or when out of memory.
  */
 int		 msgsrc_next(struct msgsrc *, struct rawmsg *m);
+
+/*
+ * Let messages be lent in place (rawmsg.borrowed) when they need no
+ * unescaping; only for a caller that is done with each message before it
+ * frees the reader.  Off by default.
+ */
+void		 msgsrc_set_lend(struct msgsrc *, int);
 
 /* Bytes read from fd so far. */
 unsigned long long msgsrc_consumed(const struct msgsrc *);

@@ -201,6 +201,10 @@ charset_decode(const char *s, size_t n, const char *charset, size_t *outlen,
 	size_t len;
 
 	*defect = NULL;
+	if (n == 0) {
+		*outlen = 0;
+		return xstrdup("");
+	}
 	if (!has_multibyte(s, n)) {
 		/* ASCII reads the same in every charset we meet in mail but
 		 * the 7-bit ones (UTF-7, ISO-2022): those go to iconv. */

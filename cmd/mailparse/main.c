@@ -172,7 +172,8 @@ run_job(struct parser *p, struct job *j)
 		j->why = xstrdup(why);
 	j->line = jsonl_dump(rec, &j->linelen);
 	json_decref(rec);
-	free(j->m.data);
+	if (!j->m.borrowed)
+		free(j->m.data);
 	j->m.data = NULL;
 }
 
@@ -299,6 +300,8 @@ do_fd(int fd, const char *path, const char *kind)
 		exit(EX_OSERR);
 	}
 	msgsrc_set_idle(src, idle, NULL);
+	/* One thread is done with each message before the next is read. */
+	msgsrc_set_lend(src, g.nthreads <= 1);
 	while ((r = msgsrc_next(src, &m)) == 1) {
 		any = 1;
 		label = m.mbox ? xasprintf("%s: message %zu", path ? path :
