@@ -16,7 +16,7 @@ CFLAGS	?= -g -O2
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
 	-D_FORTIFY_SOURCE=2 -pthread -Icommon -Icmd/mailparse -MMD -MP
-ifdef WERROR
+ifneq ($(WERROR),)
 override CFLAGS += -Werror
 endif
 
@@ -73,10 +73,11 @@ deps:
 	@scripts/deps
 
 check: deps
-	$(MAKE) all asan $(UNIT_BIN) WERROR=$(WERROR)
-	mandoc -Tlint -W warning share/man/*/*
-	prove -v -j2 tests/*.t 2>&1 | tail -n 40 | grep -v '^ok ' ; \
-	    exit $${PIPESTATUS[0]}
+	$(MAKE) all $(UNIT_BIN)
+	$(MAKE) asan
+	mandoc -Tlint -W warning share/man/man1/*.1 share/man/man5/*.5 \
+	    share/man/man7/*.7
+	prove -j2 tests/*.t
 
 demo: deps all
 	@scripts/demo

@@ -21,7 +21,7 @@ unbacked() {
 	jq -r '.. | objects | (select(.kind == "message") | "msg/\(.id[0:2])/\(.id)"),
 	    (select(.vault? | type == "string") | "vault/\(.vault[0:2])/\(.vault)")' "$2" |
 	    sort -u > "$1.want"
-	(cd "$1" && find msg vault -type f | sort) | comm -23 "$1.want" -
+	(cd "$1" && find msg vault -type f 2>/dev/null | sort) | comm -23 "$1.want" -
 }
 
 S=$T/spool
