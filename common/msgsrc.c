@@ -348,8 +348,10 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 				return -1;
 		if (s->len >= 3 && memcmp(s->buf, "\xef\xbb\xbf", 3) == 0)
 			s->pos = 3;
-		s->mbox = s->len - s->pos >= 5 &&
-		    memcmp(s->buf + s->pos, "From ", 5) == 0;
+		/* A first line "From  : x" is a header, not a From_ line. */
+		nl = memchr(s->buf + s->pos, '\n', s->len - s->pos);
+		s->mbox = msgsrc_is_from_line(s->buf + s->pos, nl ?
+		    (size_t)(nl - (s->buf + s->pos)) : s->len - s->pos);
 		s->started = 1;
 		if (s->len == 0)
 			return 0;

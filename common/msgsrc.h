@@ -3,8 +3,9 @@
  *
  * Input that begins (after an optional UTF-8 BOM) with "From " is an mbox.
  * A message ends where a line "From " begins that looks like a From_ line
- * (a sender token, then nothing or something with a digit in it, so
- * "From Russia with love" in an unescaped body is not one), or where a
+ * (a sender, then something with a digit in it -- a date; or a sender
+ * alone that is "-", MAILER-DAEMON or has an "@" -- so "From Russia with
+ * love" in an unescaped body is not one, nor a "From :" header), or where a
  * Content-Length header says, when that lands exactly on a From_ line or
  * the end.  The From_ line is dropped, one ">" is removed from lines
  * matching ^>+From (mboxrd; for mboxo only the ">From " case differs and

@@ -90,7 +90,8 @@ def frame(data):
     is skipped, and a file that starts with "From " is an mbox."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if data.startswith(b"From "):
+    # "From  : x" on the first line is a header, not a From_ line.
+    if data.startswith(b"From ") and not re.match(rb"From\s+:", data):
         return mbox_message(data)
     return data
 

@@ -40,6 +40,15 @@ char		*charset_decode(const char *data, size_t n, const char *charset,
 		    size_t *outlen, const char **defect);
 
 /*
+ * RFC 2047: decode the encoded-words in n bytes of a header value into
+ * UTF-8 (text outside them read as UTF-8, else windows-1252); and a copy
+ * of a value with each run of encoded-words made one UTF-8 word, for
+ * GMime's address and parameter parsers.  Both malloc'ed.
+ */
+char		*rfc2047_decode(const char *s, size_t n, size_t *outlen);
+char		*rfc2047_normalize(const char *s);
+
+/*
  * Unpack a TNEF (winmail.dat) blob: fn is called for each attached file
  * with its name (NULL if none) and bytes.  Returns the number of files,
  * or -1 when the blob is not TNEF or is damaged.

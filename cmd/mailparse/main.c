@@ -376,9 +376,10 @@ do_dir(const char *path, int depth)
 	}
 	for (i = 0; i < n; i++) {
 		sub = xasprintf("%s/%s", path, names[i]->d_name);
-		/* Do not follow links to directories: no loops. */
-		if (lstat(sub, &st) == 0 && (S_ISREG(st.st_mode) ||
-		    S_ISDIR(st.st_mode)))
+		/* Links to files are followed, links to directories not: no loops. */
+		if (lstat(sub, &st) == 0 && (S_ISDIR(st.st_mode) ||
+		    (S_ISLNK(st.st_mode) && stat(sub, &st) == 0 &&
+		    S_ISREG(st.st_mode)) || S_ISREG(st.st_mode)))
 			do_path(sub, "file", depth + 1);
 		free(sub);
 		free(names[i]);
@@ -441,19 +442,22 @@ main(int argc, char *argv[])
 	};
 	pthread_t tids[MAX_JOBS];
 	char *dir = NULL, *end;
-	int ch, i, nostore = 0, progress = -1;
+	int ch, i, nostore = 0, progress = -1, nullfd;
 	long n;
 
 	diag_init(argv[0]);
 	/*
-	 * Records go to a private copy of stdout; fd 1 becomes stderr, so a
-	 * library that prints (libytnef does) cannot corrupt the stream.
+	 * Records go to a private copy of stdout; fd 1 becomes /dev/null,
+	 * so a library that prints (libytnef does, its own words for what
+	 * the record's defects already say) cannot corrupt the stream.
 	 */
 	if ((g.outfd = dup(STDOUT_FILENO)) == -1 ||
-	    dup2(STDERR_FILENO, STDOUT_FILENO) == -1) {
+	    (nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    dup2(nullfd, STDOUT_FILENO) == -1) {
 		diag("stdout", "dup", "%s", strerror(errno));
 		return EX_OSERR;
 	}
+	close(nullfd);
 	g.nthreads = 1;
 	/*
 	 * Keep freed memory: every message allocates and frees buffers of

@@ -179,13 +179,53 @@ buf_add(struct buf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
-/* "type/subtype", lowercase. */
+/* Lines of a body end in LF in a record, whatever they ended in on the wire. */
+static size_t
+crlf_to_lf(char *s, size_t n)
+{
+	char *cr = memchr(s, '\r', n);
+	size_t i, o;
+
+	if (cr == NULL)
+		return n;
+	for (i = o = (size_t)(cr - s); i < n; i++)
+		if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n'))
+			s[o++] = s[i];
+	s[o] = '\0';
+	return o;
+}
+
+/*
+ * The raw Content-Type of a part when it is not type/subtype ("text
+ * plain", "BINARY;name=x"), or NULL.
+ */
+static const char *
+bad_content_type(GMimeObject *obj)
+{
+	GMimeHeader *h = g_mime_header_list_get_header(
+	    g_mime_object_get_header_list(obj), "Content-Type");
+	const char *raw;
+
+	if (h == NULL || (raw = g_mime_header_get_raw_value(h)) == NULL)
+		return NULL;
+	return memchr(raw, '/', strcspn(raw, ";")) == NULL ? raw : NULL;
+}
+
+/*
+ * "type/subtype", lowercase.  A Content-Type that is not type/subtype
+ * means text/plain (RFC 2045, 5.2) -- unless it names a file, which makes
+ * it a file whatever it meant (GMime makes them all octet-stream).
+ */
 static char *
 mime_type(GMimeObject *obj)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	const char *bad = bad_content_type(obj);
 	char *t, *q;
 
+	if (bad != NULL)
+		return xstrdup(strcasestr(bad, "name") ? "application/octet-stream" :
+		    "text/plain");
 	t = xasprintf("%s/%s",
 	    ct && g_mime_content_type_get_media_type(ct) ?
 	    g_mime_content_type_get_media_type(ct) : "application",
@@ -232,24 +272,52 @@ addr_list(InternetAddressList *l, json_t *arr, const char *group, int depth)
 	return arr;
 }
 
-/* Addresses of every header called name (Delivered-To may repeat). */
+/* A header's raw value unfolded, its encoded-words made GMime-safe. */
+static char *
+raw_normalized(GMimeHeader *h)
+{
+	const char *raw = g_mime_header_get_raw_value(h);
+	char *unfolded, *norm;
+	size_t i, o;
+
+	if (raw == NULL)
+		raw = "";
+	unfolded = xmalloc(strlen(raw) + 1);
+	for (i = o = 0; raw[i] != '\0'; i++)
+		if (raw[i] != '\r' && raw[i] != '\n')
+			unfolded[o++] = raw[i];
+	unfolded[o] = '\0';
+	if (strstr(unfolded, "=?") == NULL)
+		return unfolded;
+	norm = rfc2047_normalize(unfolded);
+	free(unfolded);
+	return norm;
+}
+
+/*
+ * Addresses of every header called name (To and Delivered-To may
+ * repeat), parsed by GMime from the raw value: GMime's own decoding of
+ * encoded-word display names loses text (see rfc2047.c).
+ */
 static json_t *
 addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
 {
 	InternetAddressList *l;
 	GMimeHeader *h;
 	json_t *arr = json_array();
+	char *norm;
 	int i, n = g_mime_header_list_get_count(hl);
 
 	for (i = 0; i < n && i < MAX_HEADERS; i++) {
 		h = g_mime_header_list_get_header_at(hl, i);
 		if (strcasecmp(g_mime_header_get_name(h), name) != 0)
 			continue;
-		if ((l = internet_address_list_parse(p->opts,
-		    g_mime_header_get_value(h))) != NULL) {
+		norm = raw_normalized(h);
+		if ((l = internet_address_list_parse(p->opts, norm)) != NULL) {
 			addr_list(l, arr, NULL, 0);
 			g_object_unref(l);
 		}
+		free(norm);
 	}
 	return arr;
 }
@@ -260,10 +328,10 @@ addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
  * full decode of every header; most have nothing to decode.  Malloc'ed.
  */
 static char *
-header_text(struct parser *p, GMimeHeader *h, size_t *outlen)
+header_text(GMimeHeader *h, size_t *outlen)
 {
 	const char *raw = g_mime_header_get_raw_value(h), *defect;
-	char *unfolded, *dec, *text;
+	char *unfolded, *text;
 	size_t i, o, n;
 
 	if (raw == NULL)
@@ -279,11 +347,8 @@ header_text(struct parser *p, GMimeHeader *h, size_t *outlen)
 	for (i = 0; unfolded[i] == ' ' || unfolded[i] == '\t'; i++)
 		;
 	if (strstr(unfolded + i, "=?") != NULL) {
-		dec = g_mime_utils_header_decode_text(p->opts, unfolded + i);
-		text = xstrdup(dec ? dec : "");
-		g_free(dec);
+		text = rfc2047_decode(unfolded + i, o - i, outlen);
 		free(unfolded);
-		*outlen = strlen(text);
 		return text;
 	}
 	text = charset_decode(unfolded + i, o - i, NULL, outlen, &defect);
@@ -291,23 +356,48 @@ header_text(struct parser *p, GMimeHeader *h, size_t *outlen)
 	return text;
 }
 
-static json_t *
-headers_json(struct parser *p, struct msgstate *ms, GMimeHeaderList *hl)
+static int
+by_offset(const void *a, const void *b)
 {
-	GMimeHeader *h;
+	gint64 x = g_mime_header_get_offset(*(GMimeHeader *const *)a);
+	gint64 y = g_mime_header_get_offset(*(GMimeHeader *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The message's header block in its order.  GMime files the Content-*
+ * fields of the top level under the top MIME part, so the two lists are
+ * merged back by their offsets in the message.
+ */
+static json_t *
+headers_json(struct msgstate *ms, GMimeMessage *msg)
+{
+	GMimeHeaderList *lists[2];
+	GMimeObject *top = g_mime_message_get_mime_part(msg);
+	GMimeHeader **all, *h;
 	char *v;
 	json_t *arr = json_array(), *pair;
-	int i, n = g_mime_header_list_get_count(hl);
+	int i, k, n = 0, total;
 	size_t len;
 
+	lists[0] = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	lists[1] = top ? g_mime_object_get_header_list(top) : NULL;
+	total = g_mime_header_list_get_count(lists[0]) +
+	    (lists[1] ? g_mime_header_list_get_count(lists[1]) : 0);
+	all = xcalloc((size_t)total + 1, sizeof(*all));
+	for (k = 0; k < 2; k++)
+		for (i = 0; lists[k] && i < g_mime_header_list_get_count(lists[k]); i++)
+			all[n++] = g_mime_header_list_get_header_at(lists[k], i);
+	qsort(all, (size_t)n, sizeof(*all), by_offset);
 	if (n > MAX_HEADERS) {
 		set_error(ms, "too-many-headers", "more headers than "
 		    "MAX_HEADERS; the first are kept");
 		n = MAX_HEADERS;
 	}
 	for (i = 0; i < n; i++) {
-		h = g_mime_header_list_get_header_at(hl, i);
-		v = header_text(p, h, &len);
+		h = all[i];
+		v = header_text(h, &len);
 		if (len > MAX_HEADER_BYTES) {
 			set_error(ms, "header-too-large", "a header value is "
 			    "longer than MAX_HEADER_BYTES; its start is kept");
@@ -319,6 +409,7 @@ headers_json(struct parser *p, struct msgstate *ms, GMimeHeaderList *hl)
 		json_array_append_new(arr, pair);
 		free(v);
 	}
+	free(all);
 	return arr;
 }
 
@@ -339,6 +430,55 @@ iso_date(GDateTime *d)
 }
 
 /* The decoded bytes of a leaf part. */
+/*
+ * uuencoded lines that lost their trailing spaces on the way (mail
+ * servers strip them, and a space is a zero in uuencode) are shorter than
+ * their length character says; GMime then reads the next line into them.
+ * Pad each data line back to its length.  Returns a new data wrapper.
+ */
+static GMimeDataWrapper *
+uu_padded(GMimeDataWrapper *w)
+{
+	GMimeStream *in = g_mime_data_wrapper_get_stream(w), *out;
+	GByteArray *raw = g_byte_array_new(), *fixed;
+	GMimeDataWrapper *nw;
+	size_t i = 0, eol, len, want, k;
+	int body = 0;
+	char chunk[65536];
+	ssize_t n;
+
+	g_mime_stream_reset(in);
+	while ((n = g_mime_stream_read(in, chunk, sizeof(chunk))) > 0)
+		g_byte_array_append(raw, (guint8 *)chunk, (guint)n);
+	g_mime_stream_reset(in);
+	fixed = g_byte_array_sized_new(raw->len + raw->len / 8 + 16);
+	while (i < raw->len) {
+		const char *line = (const char *)raw->data + i;
+		const char *nl = memchr(line, '\n', raw->len - i);
+
+		eol = nl ? (size_t)(nl - line) : raw->len - i;
+		len = eol > 0 && line[eol - 1] == '\r' ? eol - 1 : eol;
+		g_byte_array_append(fixed, (const guint8 *)line, (guint)len);
+		if (len >= 6 && !strncmp(line, "begin ", 6))
+			body = 1;
+		else if (len == 3 && !strncmp(line, "end", 3))
+			body = 0;
+		else if (body && len > 0) {
+			/* n bytes take 4 characters per 3, after the count. */
+			want = 1 + ((((unsigned char)line[0] - 32) & 63) + 2) / 3 * 4;
+			for (k = len; k < want; k++)
+				g_byte_array_append(fixed, (const guint8 *)"`", 1);
+		}
+		g_byte_array_append(fixed, (const guint8 *)"\n", 1);
+		i += eol + 1;
+	}
+	g_byte_array_free(raw, TRUE);
+	out = g_mime_stream_mem_new_with_byte_array(fixed);
+	nw = g_mime_data_wrapper_new_with_stream(out, GMIME_CONTENT_ENCODING_UUENCODE);
+	g_object_unref(out);
+	return nw;
+}
+
 static GByteArray *
 decoded(GMimePart *part, GMimeStream **keep)
 {
@@ -351,8 +491,15 @@ decoded(GMimePart *part, GMimeStream **keep)
 		raw = g_mime_stream_length(g_mime_data_wrapper_get_stream(w));
 	mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new(
 	    raw > 0 && raw < (gint64)MAX_MESSAGE_BYTES ? (guint)raw + 16 : 0));
-	if (w != NULL)
+	if (w != NULL && g_mime_data_wrapper_get_encoding(w) ==
+	    GMIME_CONTENT_ENCODING_UUENCODE)
+		w = uu_padded(w);
+	else if (w != NULL)
+		g_object_ref(w);
+	if (w != NULL) {
 		g_mime_data_wrapper_write_to_stream(w, mem);
+		g_object_unref(w);
+	}
 	*keep = mem;
 	return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 }
@@ -499,6 +646,59 @@ tnef_file(const char *name, const void *data, size_t len, void *arg)
 	    NULL, NULL, data, len);
 }
 
+/*
+ * The part's file name.  Where the raw parameter holds encoded-words,
+ * the header is parsed again with them made GMime-safe (see rfc2047.c).
+ */
+static char *
+part_filename(struct parser *p, GMimeObject *obj)
+{
+	const char *f = g_mime_part_get_filename(GMIME_PART(obj)), *v = NULL;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	GMimeContentDisposition *cd;
+	GMimeContentType *ct;
+	GMimeHeader *h;
+	const char *bad;
+	char *norm, *r = NULL;
+
+	if (f == NULL && (bad = bad_content_type(obj)) != NULL &&
+	    (bad = strchr(bad, ';')) != NULL) {
+		/* GMime drops the parameters of a type it cannot read. */
+		norm = xasprintf("application/octet-stream%s", bad);
+		if ((ct = g_mime_content_type_parse(p->opts, norm)) != NULL) {
+			if ((v = g_mime_content_type_get_parameter(ct, "name")) != NULL)
+				r = xstrdup(v);
+			g_object_unref(ct);
+		}
+		free(norm);
+		return r;
+	}
+	if (f == NULL)
+		return NULL;
+	if ((h = g_mime_header_list_get_header(hl, "Content-Disposition")) &&
+	    strstr(g_mime_header_get_raw_value(h), "=?") != NULL) {
+		norm = raw_normalized(h);
+		if ((cd = g_mime_content_disposition_parse(p->opts, norm)) != NULL) {
+			if ((v = g_mime_content_disposition_get_parameter(cd,
+			    "filename")) != NULL)
+				r = xstrdup(v);
+			g_object_unref(cd);
+		}
+		free(norm);
+	}
+	if (r == NULL && (h = g_mime_header_list_get_header(hl, "Content-Type")) &&
+	    strstr(g_mime_header_get_raw_value(h), "=?") != NULL) {
+		norm = raw_normalized(h);
+		if ((ct = g_mime_content_type_parse(p->opts, norm)) != NULL) {
+			if ((v = g_mime_content_type_get_parameter(ct, "name")) != NULL)
+				r = xstrdup(v);
+			g_object_unref(ct);
+		}
+		free(norm);
+	}
+	return r != NULL ? r : xstrdup(f);
+}
+
 static int
 ends_with(const char *s, const char *suffix)
 {
@@ -518,8 +718,8 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 	GMimeObject *obj = GMIME_OBJECT(part);
 	GMimeStream *keep;
 	GByteArray *bytes;
-	const char *disp, *name, *cid, *charset, *defect;
-	char *type, *text, *d = NULL, *q;
+	const char *disp, *cid, *charset, *defect;
+	char *type, *text, *d = NULL, *q, *name;
 	unsigned char tail[2];
 	size_t tlen, ntail;
 	int is_text;
@@ -530,7 +730,7 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 		for (q = d; *q; q++)
 			*q = (char)tolower((unsigned char)*q);
 	}
-	name = g_mime_part_get_filename(part);
+	name = part_filename(p, obj);
 	cid = g_mime_object_get_content_id(obj);
 	is_text = (!strcmp(type, "text/plain") || !strcmp(type, "text/html")) &&
 	    (d == NULL || strcmp(d, "attachment") != 0) && name == NULL;
@@ -554,8 +754,13 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 			    charset ? charset : "(none)");
 			add_defect(ms, defect, partno, why);
 		}
+		tlen = crlf_to_lf(text, tlen);
 		buf_add(type[5] == 'p' ? &ms->text : &ms->html, text, tlen);
 		free(text);
+	} else if (!strcmp(type, "message/rfc822") ||
+	    !strcmp(type, "message/global")) {
+		/* A message part GMime left whole (it was base64 or QP). */
+		nested(p, ms, partno, (const char *)bytes->data, bytes->len);
 	} else {
 		add_attachment(p, ms, partno, name, type, d, cid, bytes->data,
 		    bytes->len);
@@ -578,6 +783,7 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 	}
 	g_object_unref(keep);
 	free(type);
+	free(name);
 	free(d);
 }
 
@@ -700,13 +906,17 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 {
 	GMimeObject *obj = GMIME_OBJECT(msg);
 	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
-	const char *subject = g_mime_message_get_subject(msg);
+	GMimeHeader *sh = g_mime_header_list_get_header(hl, "Subject");
 	const char *datehdr;
 	json_t *r = ms->rec;
-	char *date;
+	char *date, *subject = NULL;
+	size_t sublen = 0;
 
-	json_object_set_new(r, "name", jsonl_cstr(subject && *subject ?
-	    subject : "(no subject)"));
+	if (sh != NULL)
+		subject = header_text(sh, &sublen);
+
+	json_object_set_new(r, "name", subject && sublen > 0 ?
+	    jsonl_str(subject, sublen) : jsonl_cstr("(no subject)"));
 	(void)raw;
 	json_object_set_new(r, "message_id",
 	    jsonl_cstr(g_mime_message_get_message_id(msg)));
@@ -720,22 +930,18 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 		add_defect(ms, "bad-date", NULL, datehdr);
 	json_object_set_new(r, "date", jsonl_cstr(date));
 	free(date);
-	json_object_set_new(r, "subject", jsonl_cstr(subject));
-	json_object_set_new(r, "from", addr_list(g_mime_message_get_from(msg),
-	    NULL, NULL, 0));
-	json_object_set_new(r, "sender", addr_list(
-	    g_mime_message_get_sender(msg), NULL, NULL, 0));
-	json_object_set_new(r, "reply_to", addr_list(
-	    g_mime_message_get_reply_to(msg), NULL, NULL, 0));
-	json_object_set_new(r, "to", addr_list(g_mime_message_get_to(msg),
-	    NULL, NULL, 0));
-	json_object_set_new(r, "cc", addr_list(g_mime_message_get_cc(msg),
-	    NULL, NULL, 0));
-	json_object_set_new(r, "bcc", addr_list(g_mime_message_get_bcc(msg),
-	    NULL, NULL, 0));
+	json_object_set_new(r, "subject", subject ? jsonl_str(subject, sublen) :
+	    json_null());
+	free(subject);
+	json_object_set_new(r, "from", addr_headers(p, hl, "From"));
+	json_object_set_new(r, "sender", addr_headers(p, hl, "Sender"));
+	json_object_set_new(r, "reply_to", addr_headers(p, hl, "Reply-To"));
+	json_object_set_new(r, "to", addr_headers(p, hl, "To"));
+	json_object_set_new(r, "cc", addr_headers(p, hl, "Cc"));
+	json_object_set_new(r, "bcc", addr_headers(p, hl, "Bcc"));
 	json_object_set_new(r, "delivered_to", addr_headers(p, hl,
 	    "Delivered-To"));
-	json_object_set_new(r, "headers", headers_json(p, ms, hl));
+	json_object_set_new(r, "headers", headers_json(ms, msg));
 }
 
 static GMimeMessage *
@@ -806,10 +1012,12 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 	return g->msg;
 }
 
-static const char *empty_fields[] = {
-	"name", "message_id", "in_reply_to", "references", "date", "subject",
-	"from", "sender", "reply_to", "to", "cc", "bcc", "delivered_to",
-	"headers", NULL
+static const char *null_fields[] = {
+	"message_id", "in_reply_to", "date", "subject", NULL
+};
+static const char *empty_lists[] = {
+	"references", "from", "sender", "reply_to", "to", "cc", "bcc",
+	"delivered_to", "headers", NULL
 };
 
 static json_t *
@@ -817,6 +1025,7 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
     int depth, const struct rawmsg *raw)
 {
 	struct msgstate ms, *saved = p->cur;
+	char *padded = NULL;
 	struct gm g;
 	GMimeMessage *msg;
 	const char **f;
@@ -847,6 +1056,22 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 	json_object_set_new(ms.rec, "source", source);
 	json_object_set_new(ms.rec, "source_id", json_null());
 
+	if (len > 0 && data[len - 1] != '\n') {
+		/*
+		 * GMime leaves a stray CR in the last part of a message
+		 * that ends without a line break; give it one, of the kind
+		 * its other lines end in.
+		 */
+		const char *nl = memchr(data, '\n', len);
+		int crlf = nl != NULL && nl > data && nl[-1] == '\r';
+
+		padded = xmalloc(len + 2);
+		memcpy(padded, data, len);
+		if (crlf)
+			padded[len++] = '\r';
+		padded[len++] = '\n';
+		data = padded;
+	}
 	if ((msg = gm_parse(p, &g, data, len)) == NULL && len > 0)
 		msg = gm_salvage(p, &ms, &g, data, len);
 
@@ -861,9 +1086,11 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 		else
 			set_error(&ms, len ? "unparsable" : "empty", len ?
 			    "not a message GMime can read" : "empty input");
-		for (f = empty_fields; *f != NULL; f++)
-			json_object_set_new(ms.rec, *f, json_null());
 		json_object_set_new(ms.rec, "name", jsonl_cstr("(no subject)"));
+		for (f = null_fields; *f != NULL; f++)
+			json_object_set_new(ms.rec, *f, json_null());
+		for (f = empty_lists; *f != NULL; f++)
+			json_object_set_new(ms.rec, *f, json_array());
 	}
 
 	if (ms.text.len == 0 && ms.html.len > 0) {
@@ -893,6 +1120,7 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 
 	p->cur = saved;
 	gm_free(&g);
+	free(padded);
 	free(ms.text.s);
 	free(ms.html.s);
 	return ms.rec;
