@@ -26,6 +26,8 @@ struct msgsrc {
 	int			 started, mbox;
 	int			 mapped;	/* buf is a map of the file */
 	int			 lend;		/* messages may be borrowed */
+	int			 escaped;	/* this message has ">From " lines:
+						   1, 0, or -1 when not known */
 	size_t			 dropped;	/* map bytes given back */
 	size_t			 index;
 	void			(*idle)(void *);
@@ -187,7 +189,8 @@ take(struct msgsrc *s, size_t start, size_t end, struct rawmsg *m)
 	const char *p = s->buf + start, *e = s->buf + end, *q, *line;
 	char *o;
 
-	if (s->mapped && s->lend && (!s->mbox || memmem(p, end - start, ">From ", 6) == NULL)) {
+	if (s->mapped && s->lend && (!s->mbox || (s->escaped == 0 ||
+	    (s->escaped == -1 && memmem(p, end - start, ">From ", 6) == NULL)))) {
 		m->data = (char *)p;
 		m->len = m->size = end - start;
 		m->borrowed = 1;
@@ -397,6 +400,7 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 	nl = memchr(s->buf + s->pos, '\n', s->len - s->pos);
 	start = nl ? (size_t)(nl + 1 - s->buf) : s->len;
 
+	s->escaped = -1;
 	/* Content-Length, when it lands exactly on the next From_ line. */
 	while ((hend = header_end(s, start)) == 0 && !s->eof &&
 	    s->len - start < 256 * 1024)
@@ -432,22 +436,37 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 		}
 	}
 
-	/* Otherwise the next From_ line ends it. */
+	/*
+	 * Otherwise the next From_ line ends it.  One pass finds both the
+	 * From_ line and whether any ">From " line needs unescaping.
+	 */
 	scan = start;
+	s->escaped = 0;
 	for (;;) {
 		body = s->len;
 		hit = NULL;
-		if (s->len - scan >= 6)
-			hit = memmem(s->buf + scan - (scan > 0), s->len - scan +
-			    (scan > 0), "\nFrom ", 6);
+		if (s->len - scan >= 5)
+			hit = memmem(s->buf + scan, s->len - scan, "From ", 5);
+		if (hit != NULL && hit > s->buf + start && hit[-1] != '\n') {
+			if (hit[-1] == '>') {
+				const char *q = hit - 1;
+
+				while (q > s->buf + start && q[-1] == '>')
+					q--;
+				if (q == s->buf + start || q[-1] == '\n')
+					s->escaped = 1;
+			}
+			scan = (size_t)(hit - s->buf) + 1;
+			continue;
+		}
 		if (hit != NULL) {
-			at = (size_t)(hit + 1 - s->buf);
+			at = (size_t)(hit - s->buf);
 			if ((r = from_line_at(s, at)) == 1) {
 				body = at;
 				break;
 			}
 			if (r == -1) {
-				scan = at - 1;
+				scan = at;
 				if (fill(s, 0) == -1)
 					return -1;
 				continue;
@@ -476,7 +495,8 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 			scan = start + 1;
 			continue;
 		}
-		scan = s->len > 5 ? s->len - 5 : start;
+		/* A "From " may straddle the end of what is read. */
+		scan = s->len > 4 ? s->len - 4 : start;
 		if (scan < start)
 			scan = start;
 		if (fill(s, 0) == -1)

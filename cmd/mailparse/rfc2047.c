@@ -7,6 +7,7 @@
  * charset is converted, so a character split across two words survives.
  * White space between encoded-words is dropped, as the RFC says.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -92,40 +93,53 @@ hexval(char c)
 	return -1;
 }
 
+static signed char b64val[256];
+
 static void
-decode_word(const struct word *w, struct dbuf *out)
+b64val_init(void)
 {
 	static const char alpha[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p;
+	int i;
+
+	memset(b64val, -1, sizeof(b64val));
+	for (i = 0; i < 64; i++)
+		b64val[(unsigned char)alpha[i]] = (signed char)i;
+}
+
+static void
+decode_word(const struct word *w, struct dbuf *out)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	unsigned bits = 0;
-	int nbits = 0, h, l;
+	int nbits = 0, h, l, v;
 	size_t i;
 	char c;
 
+	pthread_once(&once, b64val_init);
+	xgrow(&out->s, &out->cap, out->len + w->textlen + 1);
 	for (i = 0; i < w->textlen; i++) {
 		c = w->text[i];
 		if (w->enc == 'B') {
-			if (c == '\0' || (p = memchr(alpha, c, 64)) == NULL)
+			if ((v = b64val[(unsigned char)c]) < 0)
 				continue;
-			bits = bits << 6 | (unsigned)(p - alpha);
+			bits = bits << 6 | (unsigned)v;
 			nbits += 6;
 			if (nbits >= 8) {
 				nbits -= 8;
-				c = (char)(bits >> nbits);
-				dadd(out, &c, 1);
+				out->s[out->len++] = (char)(bits >> nbits);
 			}
 		} else if (c == '_')
-			dadd(out, " ", 1);
+			out->s[out->len++] = ' ';
 		else if (c == '=' && i + 2 < w->textlen &&
 		    (h = hexval(w->text[i + 1])) >= 0 &&
 		    (l = hexval(w->text[i + 2])) >= 0) {
-			c = (char)(h << 4 | l);
-			dadd(out, &c, 1);
+			out->s[out->len++] = (char)(h << 4 | l);
 			i += 2;
 		} else
-			dadd(out, &c, 1);
+			out->s[out->len++] = c;
 	}
+	out->s[out->len] = '\0';
 }
 
 /* Convert the run's bytes, or raw text (charset NULL), onto out. */
