@@ -101,6 +101,8 @@ static const unsigned char needs_escape[256] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
+#define ONES	0x0101010101010101ULL
+
 static void
 put_string(struct membuf *m, const char *s, size_t n)
 {
@@ -112,6 +114,18 @@ put_string(struct membuf *m, const char *s, size_t n)
 	put(m, "\"", 1);
 	while (i < n) {
 		run = i;
+		/* Eight bytes at a time while none is < 0x20, '"' or '\\'. */
+		while (run + 8 <= n) {
+			unsigned long long w, q, b;
+
+			memcpy(&w, s + run, 8);
+			q = w ^ (ONES * '"');
+			b = w ^ (ONES * '\\');
+			if (((w - ONES * 0x20) | (q - ONES) | (b - ONES)) &
+			    ~w & ~q & ~b & (ONES * 0x80))
+				break;
+			run += 8;
+		}
 		while (run < n && !needs_escape[(unsigned char)s[run]])
 			run++;
 		put(m, s + i, run - i);

@@ -296,13 +296,24 @@ spool_staged(struct spool *sp)
 int
 spool_commit(struct spool *sp)
 {
+	struct staged *batch;
 	char dir[96], *slash;
-	size_t i, done = 0;
+	size_t i, n, done = 0;
 	int r = -1, saved = 0;
 
+	/*
+	 * Take the batch and let go of the lock: threads that stage more
+	 * meanwhile must not wait for the disk.  (A file staged again while
+	 * its twin is committed is renamed over it: the same bytes.)
+	 */
 	pthread_mutex_lock(&sp->lock);
-	if (sp->nstaged == 0) {
-		pthread_mutex_unlock(&sp->lock);
+	batch = sp->staged;
+	n = sp->nstaged;
+	sp->staged = NULL;
+	sp->nstaged = sp->capstaged = 0;
+	pthread_mutex_unlock(&sp->lock);
+	if (n == 0) {
+		free(batch);
 		return 0;
 	}
 	/*
@@ -312,15 +323,15 @@ spool_commit(struct spool *sp)
 	 */
 	if (syncfs(sp->tmpfd) == -1)
 		goto out;
-	for (i = 0; i < sp->nstaged; i++) {
-		snprintf(dir, sizeof(dir), "%s", sp->staged[i].dst);
+	for (i = 0; i < n; i++) {
+		snprintf(dir, sizeof(dir), "%s", batch[i].dst);
 		if ((slash = strrchr(dir, '/')) != NULL)
 			*slash = '\0';
-		if (renameat(sp->tmpfd, sp->staged[i].tmp, sp->dirfd,
-		    sp->staged[i].dst) == -1) {
+		if (renameat(sp->tmpfd, batch[i].tmp, sp->dirfd,
+		    batch[i].dst) == -1) {
 			if (errno != ENOENT || mkdirs_at(sp->dirfd, dir) == -1 ||
-			    renameat(sp->tmpfd, sp->staged[i].tmp, sp->dirfd,
-			    sp->staged[i].dst) == -1)
+			    renameat(sp->tmpfd, batch[i].tmp, sp->dirfd,
+			    batch[i].dst) == -1)
 				goto out;
 		}
 		done = i + 1;
@@ -331,10 +342,9 @@ spool_commit(struct spool *sp)
 out:
 	if (r == -1)
 		saved = errno;
-	for (i = done; i < sp->nstaged; i++)
-		unlinkat(sp->tmpfd, sp->staged[i].tmp, 0);
-	sp->nstaged = 0;
-	pthread_mutex_unlock(&sp->lock);
+	for (i = done; i < n; i++)
+		unlinkat(sp->tmpfd, batch[i].tmp, 0);
+	free(batch);
 	if (r == -1)
 		errno = saved;
 	return r;

@@ -522,52 +522,77 @@ b64_init(void)
 }
 
 /*
- * Base64 that GMime decodes quietly but is not clean: characters outside
- * the alphabet, or a length that is not a whole number of quanta.  GMime
- * drops an unpadded last quantum; its bytes are real (senders that forget
- * the padding are common), so they are decoded here into tail.
+ * Base64, decoded here in the one pass that also judges it: GMime's
+ * decoder drops an unpadded last group (senders that forget the padding
+ * are common, and those bytes are part of the file) and says nothing of
+ * characters outside the alphabet.  Padding ends a run of groups, so two
+ * base64 blobs glued together decode as two.  Returns a defect code or
+ * NULL; the bytes go to out.
  */
 static const char *
-base64_check(GMimePart *part, unsigned char tail[2], size_t *ntail)
+base64_decode(GMimePart *part, GByteArray *out)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
 	GMimeStream *s;
-	unsigned char chunk[65536];
-	unsigned bits = 0, seen = 0, v, k;
+	unsigned char chunk[65536], *o;
+	unsigned acc = 0, v, seen = 0;
+	int k = 0, bad_pad = 0;
 	ssize_t n, i;
-	size_t count = 0, npad = 0, rem;
+	gint64 len;
 
-	*ntail = 0;
 	if (w == NULL || (s = g_mime_data_wrapper_get_stream(w)) == NULL)
 		return NULL;
+	if ((len = g_mime_stream_length(s)) > 0 && len < (gint64)MAX_MESSAGE_BYTES)
+		g_byte_array_set_size(out, (guint)(len / 4 * 3 + 3));
+	else
+		g_byte_array_set_size(out, 0);
+	o = out->data;
 	g_mime_stream_reset(s);
-	while ((n = g_mime_stream_read(s, (char *)chunk, sizeof(chunk))) > 0)
-		for (i = 0; i < n; i++) {
-			v = b64[chunk[i]];
-			if (v < 64) {
-				/* Keep the last three values for the tail. */
-				bits = bits << 6 | v;
-				count++;
-			} else {
-				seen |= 1u << (v - 64);
-				npad += v == 64;
-			}
+	while ((n = g_mime_stream_read(s, (char *)chunk, sizeof(chunk))) > 0) {
+		if (o + n > out->data + out->len) {
+			size_t at = (size_t)(o - out->data);
+
+			g_byte_array_set_size(out, (guint)(out->len + (size_t)n));
+			o = out->data + at;
 		}
-	g_mime_stream_reset(s);
-	rem = count % 4;
-	if (rem >= 2 && npad == 0) {
-		k = bits & ((1u << (6 * rem)) - 1);
-		k <<= 6 * (4 - rem);
-		tail[0] = (unsigned char)(k >> 16);
-		tail[1] = (unsigned char)(k >> 8);
-		*ntail = rem - 1;
+		for (i = 0; i < n; i++) {
+			if ((v = b64[chunk[i]]) < 64) {
+				acc = acc << 6 | v;
+				if (++k == 4) {
+					o[0] = (unsigned char)(acc >> 16);
+					o[1] = (unsigned char)(acc >> 8);
+					o[2] = (unsigned char)acc;
+					o += 3;
+					k = 0;
+				}
+				continue;
+			}
+			seen |= 1u << (v - 64);
+			if (v == 64 && k >= 2) {
+				/* "xx==" or "xxx=": the last group of a run. */
+				acc <<= 6 * (4 - k);
+				*o++ = (unsigned char)(acc >> 16);
+				if (k == 3)
+					*o++ = (unsigned char)(acc >> 8);
+				k = 0;
+			} else if (v == 64 && k == 1)
+				bad_pad = 1;
+		}
 	}
+	g_mime_stream_reset(s);
+	if (k >= 2) {
+		acc <<= 6 * (4 - k);
+		*o++ = (unsigned char)(acc >> 16);
+		if (k == 3)
+			*o++ = (unsigned char)(acc >> 8);
+	}
+	g_byte_array_set_size(out, (guint)(o - out->data));
 	if (seen & 4)
 		return "base64-garbage";
-	if (rem != 0 && npad == 0)
-		return "base64-unpadded";
-	if ((count + npad) % 4 != 0 || npad > 2)
+	if (k == 1 || bad_pad)
 		return "base64-truncated";
+	if (k >= 2)
+		return "base64-unpadded";
 	return NULL;
 }
 
@@ -720,8 +745,7 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 	GByteArray *bytes;
 	const char *disp, *cid, *charset, *defect;
 	char *type, *text, *d = NULL, *q, *name;
-	unsigned char tail[2];
-	size_t tlen, ntail;
+	size_t tlen;
 	int is_text;
 
 	type = mime_type(obj);
@@ -735,13 +759,13 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 	is_text = (!strcmp(type, "text/plain") || !strcmp(type, "text/html")) &&
 	    (d == NULL || strcmp(d, "attachment") != 0) && name == NULL;
 
-	ntail = 0;
-	if (g_mime_part_get_content_encoding(part) == GMIME_CONTENT_ENCODING_BASE64 &&
-	    (defect = base64_check(part, tail, &ntail)) != NULL)
-		add_defect(ms, defect, partno, defect);
-	bytes = decoded(part, &keep);
-	if (ntail > 0)
-		g_byte_array_append(bytes, tail, (guint)ntail);
+	if (g_mime_part_get_content_encoding(part) == GMIME_CONTENT_ENCODING_BASE64) {
+		bytes = g_byte_array_new();
+		if ((defect = base64_decode(part, bytes)) != NULL)
+			add_defect(ms, defect, partno, defect);
+		keep = g_mime_stream_mem_new_with_byte_array(bytes);
+	} else
+		bytes = decoded(part, &keep);
 
 	if (is_text) {
 		charset = g_mime_object_get_content_type_parameter(obj, "charset");
