@@ -86,7 +86,8 @@ check: deps
 demo: deps all
 	@scripts/demo
 
-bench: deps all
+bench: all
+	@scripts/deps --bench
 	$(MAKE) -C bench bench
 
 install: all
