@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "xdg.h"
 
 struct setting {
 	char	*key;
@@ -55,21 +56,7 @@ in_list(const char **list, const char *s)
 char *
 conf_default_path(void)
 {
-	const char *e, *home;
-	char *p;
-
-	if ((e = getenv("MAILCASE_CONFIG")) != NULL && *e != '\0')
-		return strdup(e);
-	if ((e = getenv("XDG_CONFIG_HOME")) != NULL && *e == '/') {
-		if (asprintf(&p, "%s/mailcase/config", e) < 0)
-			return NULL;
-		return p;
-	}
-	if ((home = getenv("HOME")) == NULL || *home == '\0')
-		return NULL;
-	if (asprintf(&p, "%s/.config/mailcase/config", home) < 0)
-		return NULL;
-	return p;
+	return xdg_path("MAILCASE_CONFIG", "XDG_CONFIG_HOME", ".config", "/config");
 }
 
 static struct account *

@@ -5,6 +5,7 @@
 #include <libxml/HTMLparser.h>
 
 #include "html.h"
+#include "utf8.h"
 
 /* Longest tag or attribute name kept; longer ones are cut (and ignored). */
 #define NAME_MAX_LEN	31
@@ -23,33 +24,6 @@ static int
 is_alnum(unsigned char c)
 {
 	return is_alpha(c) || (c >= '0' && c <= '9');
-}
-
-static size_t
-put_utf8(char *o, unsigned long cp)
-{
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		cp = 0xfffd;
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /*
@@ -91,7 +65,7 @@ entity(const char *s, size_t n, char *out, size_t *outn)
 			i++, cp = 0x110000;	/* too long: not a character */
 		if (i < n && s[i] == ';')
 			i++;
-		*outn = put_utf8(out, cp);
+		*outn = utf8_put(out, cp);
 		return i;
 	}
 	for (start = 1; i < n && i - start < NAME_MAX_LEN && is_alnum((unsigned char)s[i]); i++)
@@ -104,7 +78,7 @@ entity(const char *s, size_t n, char *out, size_t *outn)
 	if (i < n && s[i] == ';') {
 		if ((e = htmlEntityLookup((const xmlChar *)name)) == NULL)
 			return 0;
-		*outn = put_utf8(out, e->value);
+		*outn = utf8_put(out, e->value);
 		return i + 1;
 	}
 	/* The old forms without ';' that real mail still uses, alone. */
@@ -122,7 +96,7 @@ entity(const char *s, size_t n, char *out, size_t *outn)
 		cp = 0xa0;
 	else
 		return 0;
-	*outn = put_utf8(out, cp);
+	*outn = utf8_put(out, cp);
 	return i;
 }
 

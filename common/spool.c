@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "xdg.h"
 
 struct staged {
 	char	 tmp[64];	/* name below tmp/ */
@@ -37,21 +38,7 @@ static void	tmp_sweep(struct spool *);
 char *
 spool_default_dir(void)
 {
-	const char *e, *home;
-	char *p;
-
-	if ((e = getenv("MAILCASE_SPOOL")) != NULL && *e != '\0')
-		return strdup(e);
-	if ((e = getenv("XDG_DATA_HOME")) != NULL && *e == '/') {
-		if (asprintf(&p, "%s/mailcase", e) < 0)
-			return NULL;
-		return p;
-	}
-	if ((home = getenv("HOME")) == NULL || *home == '\0')
-		return NULL;
-	if (asprintf(&p, "%s/.local/share/mailcase", home) < 0)
-		return NULL;
-	return p;
+	return xdg_path("MAILCASE_SPOOL", "XDG_DATA_HOME", ".local/share", "");
 }
 
 struct spool *

@@ -24,4 +24,11 @@ int	utf8_valid(const char *s, size_t n);
  */
 char	*utf8_repair(const char *s, size_t n, size_t *outlen);
 
+/*
+ * Write code point cp as UTF-8 at o (room for 4 bytes); returns the
+ * bytes written.  NUL, surrogates and values past U+10FFFF, which no
+ * text may carry, become U+FFFD.
+ */
+size_t	utf8_put(char *o, unsigned long cp);
+
 #endif

@@ -48,24 +48,6 @@ classify(const char *cs)
 	return CS_OTHER;
 }
 
-static size_t
-put_cp(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	o[0] = (char)(0xe0 | cp >> 12);
-	o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[2] = (char)(0x80 | (cp & 0x3f));
-	return 3;
-}
-
 /* Valid UTF-8 sequences kept, every other byte read as windows-1252. */
 static char *
 utf8_or_1252(const char *s, size_t n, int keep_utf8, size_t *outlen)
@@ -87,7 +69,7 @@ utf8_or_1252(const char *s, size_t n, int keep_utf8, size_t *outlen)
 			o += len;
 			i += len;
 		} else {
-			o += put_cp(out + o, c < 0xa0 ? cp1252_high[c - 0x80] : c);
+			o += utf8_put(out + o, c < 0xa0 ? cp1252_high[c - 0x80] : c);
 			i++;
 		}
 	}

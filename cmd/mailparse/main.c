@@ -63,6 +63,7 @@ static struct {
 	pthread_cond_t	 work, done;
 	int		 stop;
 	struct parser	*inline_parser;
+	pthread_t	 tids[MAX_JOBS];
 	char		*out;
 	size_t		 outlen, outcap, outrecs;
 	int		 status;
@@ -430,6 +431,77 @@ input_size(int argc, char **argv)
 	return total;
 }
 
+/*
+ * Records go to a private copy of stdout; fd 1 becomes /dev/null, so a
+ * library that prints (libytnef does, its own words for what the record's
+ * defects already say) cannot corrupt the stream.
+ */
+static void
+private_stdout(void)
+{
+	int nullfd;
+
+	if ((g.outfd = dup(STDOUT_FILENO)) == -1 ||
+	    (nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    dup2(nullfd, STDOUT_FILENO) == -1) {
+		diag("stdout", "dup", "%s", strerror(errno));
+		exit(EX_OSERR);
+	}
+	close(nullfd);
+}
+
+static void
+open_spool(const char *dir)
+{
+	char *d = NULL;
+
+	if (dir == NULL && (dir = d = spool_default_dir()) == NULL) {
+		diag(NULL, "spool", "no spool: set MAILCASE_SPOOL or HOME, "
+		    "or give -d");
+		exit(EX_CONFIG);
+	}
+	if ((g.sp = spool_open(dir)) == NULL) {
+		diag(dir, "open spool", "%s", strerror(errno));
+		exit(EX_CANTCREAT);
+	}
+	free(d);
+}
+
+static void
+start_workers(void)
+{
+	int i;
+
+	if (g.nthreads <= 1)
+		return;
+	g.nring = (size_t)g.nthreads * 4 + 1;
+	g.ring = xcalloc(g.nring, sizeof(*g.ring));
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.work, NULL);
+	pthread_cond_init(&g.done, NULL);
+	for (i = 0; i < g.nthreads; i++)
+		if (pthread_create(&g.tids[i], NULL, worker, NULL) != 0) {
+			diag(NULL, "threads", "cannot start a thread");
+			exit(EX_OSERR);
+		}
+}
+
+static void
+stop_workers(void)
+{
+	int i;
+
+	if (g.nthreads <= 1)
+		return;
+	pthread_mutex_lock(&g.lock);
+	g.stop = 1;
+	pthread_cond_broadcast(&g.work);
+	pthread_mutex_unlock(&g.lock);
+	for (i = 0; i < g.nthreads; i++)
+		pthread_join(g.tids[i], NULL);
+	free(g.ring);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -440,33 +512,19 @@ main(int argc, char *argv[])
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	pthread_t tids[MAX_JOBS];
 	char *dir = NULL, *end;
-	int ch, i, nostore = 0, progress = -1, nullfd;
+	int ch, i, nostore = 0, progress = -1;
 	long n;
 
 	diag_init(argv[0]);
+	private_stdout();
 	/*
-	 * Records go to a private copy of stdout; fd 1 becomes /dev/null,
-	 * so a library that prints (libytnef does, its own words for what
-	 * the record's defects already say) cannot corrupt the stream.
-	 */
-	if ((g.outfd = dup(STDOUT_FILENO)) == -1 ||
-	    (nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
-	    dup2(nullfd, STDOUT_FILENO) == -1) {
-		diag("stdout", "dup", "%s", strerror(errno));
-		return EX_OSERR;
-	}
-	close(nullfd);
-	g.nthreads = 1;
-	/*
-	 * Keep freed memory: every message allocates and frees buffers of
-	 * its size, and giving them back to the kernel each time costs a
-	 * page fault per page.  The heap stays as large as the largest
-	 * message, whatever the size of the input.
+	 * Where glibc's malloc is used (the sanitizer build), keep freed
+	 * memory rather than fault every page of every message in again.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	g.nthreads = 1;
 	while ((ch = getopt_long(argc, argv, "d:j:h", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'd':	dir = optarg; break;
@@ -484,35 +542,15 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	if (!nostore) {
-		if (dir == NULL && (dir = spool_default_dir()) == NULL) {
-			diag(NULL, "spool", "no spool: set MAILCASE_SPOOL or "
-			    "HOME, or give -d");
-			return EX_CONFIG;
-		}
-		if ((g.sp = spool_open(dir)) == NULL) {
-			diag(dir, "open spool", "%s", strerror(errno));
-			return EX_CANTCREAT;
-		}
-	}
+	if (!nostore)
+		open_spool(dir);
 	g_mime_init();
 	json_object_seed(0);
 	g.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
 	g.total = input_size(argc, argv);
 	g.start = g.last = now();
 	g.inline_parser = parser_new(g.sp);
-	if (g.nthreads > 1) {
-		g.nring = (size_t)g.nthreads * 4 + 1;
-		g.ring = xcalloc(g.nring, sizeof(*g.ring));
-		pthread_mutex_init(&g.lock, NULL);
-		pthread_cond_init(&g.work, NULL);
-		pthread_cond_init(&g.done, NULL);
-		for (i = 0; i < g.nthreads; i++)
-			if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
-				diag(NULL, "threads", "cannot start a thread");
-				return EX_OSERR;
-			}
-	}
+	start_workers();
 
 	if (argc == 0)
 		do_path("-", NULL, 0);
@@ -522,15 +560,7 @@ main(int argc, char *argv[])
 	drain();
 	flush_out();
 	show_progress(1);
-	if (g.nthreads > 1) {
-		pthread_mutex_lock(&g.lock);
-		g.stop = 1;
-		pthread_cond_broadcast(&g.work);
-		pthread_mutex_unlock(&g.lock);
-		for (i = 0; i < g.nthreads; i++)
-			pthread_join(tids[i], NULL);
-		free(g.ring);
-	}
+	stop_workers();
 	parser_free(g.inline_parser);
 	spool_close(g.sp);
 	free(g.out);
