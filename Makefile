@@ -15,7 +15,7 @@ CFLAGS	?= -g -O2
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
-	-D_FORTIFY_SOURCE=2 -pthread -Icommon -Icmd/mailparse -MMD -MP
+	-D_FORTIFY_SOURCE=2 -pthread -Icommon -MMD -MP
 ifneq ($(WERROR),)
 override CFLAGS += -Werror
 endif
@@ -27,15 +27,19 @@ PKG_mailparse	= gmime-3.0 libytnef
 # worse on threads).  The sanitizer build keeps its own allocator.
 MALLOC	?= jemalloc
 
-TOOLS	= mailparse
+PKG_artifactx	= libpsl libidn2
+
+TOOLS	= mailparse artifactx
 COMMON_SRC	= $(wildcard common/*.c)
 MAILPARSE_SRC	= $(wildcard cmd/mailparse/*.c)
+ARTIFACTX_SRC	= $(wildcard cmd/artifactx/*.c)
 
 B	?= build
 BIN	?= bin
 
 COMMON_OBJ	= $(COMMON_SRC:%.c=$(B)/%.o)
 MAILPARSE_OBJ	= $(MAILPARSE_SRC:%.c=$(B)/%.o)
+ARTIFACTX_OBJ	= $(ARTIFACTX_SRC:%.c=$(B)/%.o)
 
 pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkglibs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -48,7 +52,11 @@ $(B)/common/%.o: common/%.c
 
 $(B)/cmd/mailparse/%.o: cmd/mailparse/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(call pkgcflags,$(PKG_COMMON) $(PKG_mailparse)) -c -o $@ $<
+	$(CC) $(CFLAGS) -Icmd/mailparse $(call pkgcflags,$(PKG_COMMON) $(PKG_mailparse)) -c -o $@ $<
+
+$(B)/cmd/artifactx/%.o: cmd/artifactx/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icmd/artifactx $(call pkgcflags,$(PKG_COMMON) $(PKG_artifactx)) -c -o $@ $<
 
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
@@ -58,6 +66,11 @@ $(BIN)/mailparse: $(MAILPARSE_OBJ) $(B)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
 	    $(call pkglibs,$(PKG_COMMON) $(PKG_mailparse) $(MALLOC))
+
+$(BIN)/artifactx: $(ARTIFACTX_OBJ) $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+	    $(call pkglibs,$(PKG_COMMON) $(PKG_artifactx))
 
 # The same tools with AddressSanitizer and UBSan, for the corpus tests.
 asan:

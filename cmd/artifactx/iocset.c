@@ -1,0 +1,253 @@
+/*
+ * The indicators of one message: each (type, value) once, with where it
+ * was seen and how often, in the order first seen.  A small open-address
+ * hash table keeps adding O(1) whatever the number of indicators.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifactx.h"
+#include "jsonl.h"
+#include "xalloc.h"
+
+/* Places listed per indicator; past this they are counted only. */
+#define MAX_WHERE	16
+
+struct ioc {
+	enum ioctype	 type;
+	char		*value;
+	size_t		 len;
+	unsigned long	 count;
+	int		 defanged;
+	unsigned	 roles;		/* 1 << enum role */
+	char		*where[MAX_WHERE];
+	int		 nwhere;
+	json_t		*extra;
+};
+
+struct iocset {
+	struct ioc	*v;
+	size_t		 n, cap;
+	size_t		*slot;		/* index + 1; 0 is empty */
+	size_t		 nslot;
+};
+
+static const char *names[] = { "ip", "url", "domain", "hash", "email", "file" };
+static const char *artifact_names[] = { "IP Artifact", "URL Artifact",
+	"Domain Artifact", "Hash Artifact", "Email Artifact", "Vault Artifact" };
+
+const char *
+ioc_name(enum ioctype t)
+{
+	return names[t];
+}
+
+const char *
+ioc_artifact_name(enum ioctype t)
+{
+	return artifact_names[t];
+}
+
+struct iocset *
+iocset_new(void)
+{
+	struct iocset *s = xcalloc(1, sizeof(*s));
+
+	s->nslot = 64;
+	s->slot = xcalloc(s->nslot, sizeof(*s->slot));
+	return s;
+}
+
+void
+iocset_clear(struct iocset *s)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->v[i].value);
+		for (k = 0; k < s->v[i].nwhere; k++)
+			free(s->v[i].where[k]);
+		json_decref(s->v[i].extra);
+	}
+	s->n = 0;
+	memset(s->slot, 0, s->nslot * sizeof(*s->slot));
+}
+
+void
+iocset_free(struct iocset *s)
+{
+	if (s == NULL)
+		return;
+	iocset_clear(s);
+	free(s->v);
+	free(s->slot);
+	free(s);
+}
+
+static size_t
+hashof(enum ioctype t, const char *v, size_t n)
+{
+	size_t h = 1469598103934665603ULL ^ (size_t)t, i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)v[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void
+rehash(struct iocset *s)
+{
+	size_t i, h;
+
+	free(s->slot);
+	s->nslot *= 2;
+	s->slot = xcalloc(s->nslot, sizeof(*s->slot));
+	for (i = 0; i < s->n; i++) {
+		h = hashof(s->v[i].type, s->v[i].value, s->v[i].len) & (s->nslot - 1);
+		while (s->slot[h] != 0)
+			h = (h + 1) & (s->nslot - 1);
+		s->slot[h] = i + 1;
+	}
+}
+
+/* Add count sightings at where, with the roles in rolemask. */
+static struct ioc *
+put(struct iocset *s, enum ioctype t, const char *value, size_t n,
+    const char *where, int defanged, unsigned rolemask, json_t *extra,
+    unsigned long count)
+{
+	struct ioc *e;
+	size_t h;
+	int k;
+
+	h = hashof(t, value, n) & (s->nslot - 1);
+	while (s->slot[h] != 0) {
+		e = &s->v[s->slot[h] - 1];
+		if (e->type == t && e->len == n && !memcmp(e->value, value, n))
+			goto found;
+		h = (h + 1) & (s->nslot - 1);
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	e = &s->v[s->n++];
+	memset(e, 0, sizeof(*e));
+	e->type = t;
+	e->value = xstrndup(value, n);
+	e->len = n;
+	e->extra = extra;
+	extra = NULL;
+	s->slot[h] = s->n;
+	if (s->n * 2 > s->nslot) {
+		rehash(s);
+		e = &s->v[s->n - 1];
+	}
+found:
+	json_decref(extra);
+	e->count += count;
+	e->defanged |= defanged;
+	e->roles |= rolemask;
+	for (k = 0; k < e->nwhere; k++)
+		if (!strcmp(e->where[k], where))
+			return e;
+	if (e->nwhere < MAX_WHERE)
+		e->where[e->nwhere++] = xstrdup(where);
+	return e;
+}
+
+void
+iocset_add(struct iocset *s, enum ioctype t, const char *value, size_t n,
+    const char *where, int defanged, enum role role, json_t *extra)
+{
+	if (!(wanted & (1u << t))) {
+		json_decref(extra);
+		return;
+	}
+	put(s, t, value, n, where, defanged, 1u << role, extra, 1);
+}
+
+void
+iocset_merge(struct iocset *s, const struct iocset *o, const char *prefix)
+{
+	const struct ioc *e;
+	char *w;
+	size_t i;
+	int k;
+
+	for (i = 0; i < o->n; i++) {
+		e = &o->v[i];
+		for (k = 0; k < e->nwhere; k++) {
+			w = xasprintf("%s.%s", prefix, e->where[k]);
+			put(s, e->type, e->value, e->len, w, e->defanged,
+			    e->roles, e->extra && k == 0 ?
+			    json_deep_copy(e->extra) : NULL, k == 0 ? e->count : 0);
+			free(w);
+		}
+	}
+}
+
+/* The CEF field Splunk SOAR files a value of this type under. */
+static const char *
+cef_key(const struct ioc *e)
+{
+	switch (e->type) {
+	case IOC_IP:		return "sourceAddress";
+	case IOC_URL:		return "requestURL";
+	case IOC_DOMAIN:	return "destinationDnsDomain";
+	case IOC_HASH:		return "fileHash";
+	case IOC_EMAIL:
+		if (e->roles & (1u << ROLE_FROM))
+			return "fromEmail";
+		if (e->roles & (1u << ROLE_TO))
+			return "toEmail";
+		return "emailAddress";
+	case IOC_FILE:		return "vaultId";
+	default:		return "value";
+	}
+}
+
+json_t *
+iocset_json(const struct iocset *s)
+{
+	const struct ioc *e;
+	json_t *arr = json_array(), *a, *cef, *where;
+	const char *key;
+	json_t *val;
+	size_t i;
+	int k;
+
+	for (i = 0; i < s->n; i++) {
+		e = &s->v[i];
+		a = json_object();
+		json_object_set_new(a, "type", json_string(names[e->type]));
+		json_object_set_new(a, "value", jsonl_str(e->value, e->len));
+		cef = json_object();
+		json_object_set_new(cef, cef_key(e), jsonl_str(e->value, e->len));
+		if (e->extra != NULL && e->type != IOC_FILE)
+			json_object_foreach(e->extra, key, val)
+				if (!strcmp(key, "algo"))
+					json_object_set_new(cef, "fileHashType",
+					    json_incref(val));
+		if (e->extra != NULL && e->type == IOC_FILE) {
+			json_t *c = json_object_get(e->extra, "cef");
+
+			if (c != NULL)
+				json_object_update(cef, c);
+		}
+		json_object_set_new(a, "cef", cef);
+		if (e->extra != NULL)
+			json_object_foreach(e->extra, key, val)
+				if (strcmp(key, "cef") != 0)
+					json_object_set(a, key, val);
+		where = json_array();
+		for (k = 0; k < e->nwhere; k++)
+			json_array_append_new(where, json_string(e->where[k]));
+		json_object_set_new(a, "where", where);
+		json_object_set_new(a, "count", json_integer((json_int_t)e->count));
+		json_object_set_new(a, "defanged", json_boolean(e->defanged));
+		json_array_append_new(arr, a);
+	}
+	return arr;
+}

@@ -1,0 +1,776 @@
+/*
+ * Indicators out of text, in one forward pass and linear time whatever
+ * the text holds (no regular expressions, so nothing to backtrack: the
+ * fix Splunk SOAR's 3.4.8 had to make).
+ *
+ * The text is cut into tokens at white space, quotes and the characters
+ * no URL carries; a byte table says for each token what it may hold
+ * (digits, dots, colons, an '@', a bracket), and only tokens that may hold
+ * an indicator are looked at again, from their own bytes.  Defanged forms
+ * ("[.]", "(dot)", " [at] ", "hxxp") are undone on a copy of the token,
+ * and the indicators found in it say so.
+ */
+#include <arpa/inet.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "artifactx.h"
+#include "html.h"
+#include "xalloc.h"
+
+/* Longest token looked at; a longer run of non-space bytes is cut. */
+#define MAX_TOKEN	8192
+/* Defang markers remembered per token. */
+#define MAX_MARKS	64
+
+enum {
+	C_SEP = 1 << 0, C_DIGIT = 1 << 1, C_ALPHA = 1 << 2, C_HEX = 1 << 3,
+	C_DOT = 1 << 4, C_COLON = 1 << 5, C_AT = 1 << 6, C_OPEN = 1 << 7,
+	C_HIGH = 1 << 8, C_SLASH = 1 << 9
+};
+
+static unsigned short cls[256];
+
+struct token {
+	char		 buf[MAX_TOKEN + 1];	/* the token, refanged */
+	size_t		 len;
+	unsigned	 flags;
+	int		 defanged;
+	size_t		 marks[MAX_MARKS];	/* where a "." was put back */
+	int		 nmarks;
+	size_t		 skip_from, skip_to;	/* a URL's span: no hashes */
+	size_t		 authority_end;		/* where its host part ends */
+};
+
+struct ctx {
+	struct iocset	*set;
+	const char	*where;
+	enum role	 role;		/* of the line being read */
+	enum role	 fixed;		/* of the whole text (address fields) */
+};
+
+void
+scan_init(void)
+{
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		if (c < 0x20 || c == 0x7f || strchr(" \"<>`{}|\\^'", c) != NULL)
+			cls[c] |= C_SEP;
+		if (c >= '0' && c <= '9')
+			cls[c] |= C_DIGIT | C_HEX;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			cls[c] |= C_ALPHA;
+		if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+			cls[c] |= C_HEX;
+		if (c >= 0x80)
+			cls[c] |= C_HIGH;
+	}
+	cls[0] |= C_SEP;
+	cls['.'] |= C_DOT;
+	cls[':'] |= C_COLON;
+	cls['@'] |= C_AT;
+	cls['['] |= C_OPEN;
+	cls['('] |= C_OPEN;
+	cls['/'] |= C_SLASH;
+}
+
+static int
+alnum(unsigned char c)
+{
+	return (cls[c] & (C_DIGIT | C_ALPHA)) != 0;
+}
+
+/* Multi-byte characters that end a token: typographic quotes, spaces. */
+static size_t
+high_sep(const unsigned char *s, size_t n)
+{
+	if (n >= 2 && s[0] == 0xc2 && (s[1] == 0xab || s[1] == 0xbb ||
+	    s[1] == 0xa0))
+		return 2;
+	if (n >= 3 && s[0] == 0xe2 && s[1] == 0x80 &&
+	    (s[2] == 0x98 || s[2] == 0x99 || s[2] == 0x9c || s[2] == 0x9d ||
+	    (s[2] >= 0x8b && s[2] <= 0x8d) || s[2] == 0xa8 || s[2] == 0xa9))
+		return 3;
+	if (n >= 3 && s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+/*
+ * A defang marker at s (n bytes): its length, and what it stands for in
+ * *repl; 0 when there is none.
+ */
+static size_t
+marker(const char *s, size_t n, const char **repl)
+{
+	static const struct {
+		const char	*m;
+		const char	*r;
+	} marks[] = {
+		{ "[.]", "." }, { "(.)", "." }, { "[dot]", "." }, { "(dot)", "." },
+		{ "{.}", "." }, { "[@]", "@" }, { "(@)", "@" }, { "[at]", "@" },
+		{ "(at)", "@" }, { "[:]", ":" }, { "[://]", "://" }, { "[/]", "/" },
+	};
+	size_t i, len;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		len = strlen(marks[i].m);
+		if (n >= len && s[0] == marks[i].m[0] &&
+		    !strncasecmp(s, marks[i].m, len)) {
+			*repl = marks[i].r;
+			return len;
+		}
+	}
+	return 0;
+}
+
+static void
+tok_put(struct token *t, const char *s, size_t n)
+{
+	if (t->len + n > MAX_TOKEN)
+		n = MAX_TOKEN - t->len;
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+}
+
+/* Copy s[0..n) into t, undoing defang markers. */
+static void
+refang(struct token *t, const char *s, size_t n)
+{
+	const char *repl;
+	size_t i = 0, m, run;
+
+	while (i < n && t->len < MAX_TOKEN) {
+		if ((s[i] == '[' || s[i] == '(' || s[i] == '{') &&
+		    (m = marker(s + i, n - i, &repl)) > 0) {
+			if (repl[0] == '.' && t->nmarks < MAX_MARKS)
+				t->marks[t->nmarks++] = t->len;
+			tok_put(t, repl, strlen(repl));
+			t->defanged = 1;
+			i += m;
+			continue;
+		}
+		for (run = i + 1; run < n && s[run] != '[' && s[run] != '(' &&
+		    s[run] != '{'; run++)
+			;
+		tok_put(t, s + i, run - i);
+		i = run;
+	}
+	t->buf[t->len] = '\0';
+}
+
+static int
+has_mark(const struct token *t, size_t from, size_t to)
+{
+	int k;
+
+	for (k = 0; k < t->nmarks; k++)
+		if (t->marks[k] >= from && t->marks[k] < to)
+			return 1;
+	return 0;
+}
+
+/* IPv4 dotted quads in the token. */
+static void
+find_ipv4(struct ctx *c, const struct token *t)
+{
+	const char *s = t->buf;
+	unsigned char a[4];
+	size_t i, end, e;
+	char val[16];
+	json_t *x;
+
+	for (i = 0; i < t->len; i++) {
+		if (!(cls[(unsigned char)s[i]] & C_DIGIT))
+			continue;
+		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '.')) {
+			while (i < t->len && (cls[(unsigned char)s[i]] & C_DIGIT))
+				i++;
+			continue;
+		}
+		for (end = i; end < t->len && ((cls[(unsigned char)s[end]] &
+		    C_DIGIT) || s[end] == '.'); end++)
+			;
+		for (e = end; e > i && s[e - 1] == '.'; e--)
+			;
+		/* Not followed by a letter or digit, nor ".x". */
+		if ((end < t->len && alnum((unsigned char)s[end])) ||
+		    host_ipv4(s + i, e - i, a) == -1) {
+			i = end;
+			continue;
+		}
+		snprintf(val, sizeof(val), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		x = json_object();
+		json_object_set_new(x, "version", json_integer(4));
+		json_object_set_new(x, "scope", json_string(host_scope4(a)));
+		iocset_add(c->set, IOC_IP, val, strlen(val), c->where,
+		    t->defanged && has_mark(t, i, e), ROLE_NONE, x);
+		i = end;
+	}
+}
+
+static int
+is_v6char(unsigned char ch)
+{
+	return (cls[ch] & C_HEX) || ch == ':' || ch == '.';
+}
+
+static void
+add_ipv6(struct ctx *c, const char *s, size_t n, int defanged)
+{
+	unsigned char a[16];
+	char buf[64], out[INET6_ADDRSTRLEN];
+	json_t *x;
+
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET6, buf, a) != 1 ||
+	    inet_ntop(AF_INET6, a, out, sizeof(out)) == NULL)
+		return;
+	x = json_object();
+	json_object_set_new(x, "version", json_integer(6));
+	json_object_set_new(x, "scope", json_string(host_scope6(a)));
+	iocset_add(c->set, IOC_IP, out, strlen(out), c->where, defanged,
+	    ROLE_NONE, x);
+}
+
+/* IPv6 addresses in the token, outside any URL. */
+static void
+find_ipv6(struct ctx *c, const struct token *t)
+{
+	const char *s = t->buf;
+	size_t i, end, e, colons, z;
+	int digit, dbl;
+
+	for (i = 0; i < t->len; i++) {
+		if (!is_v6char((unsigned char)s[i]) || s[i] == '.')
+			continue;
+		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == ':' ||
+		    s[i - 1] == '.')) {
+			while (i < t->len && is_v6char((unsigned char)s[i]))
+				i++;
+			continue;
+		}
+		colons = 0;
+		digit = dbl = 0;
+		for (end = i; end < t->len && is_v6char((unsigned char)s[end]); end++) {
+			colons += s[end] == ':';
+			digit |= s[end] >= '0' && s[end] <= '9';
+			dbl |= s[end] == ':' && end > i && s[end - 1] == ':';
+		}
+		e = end;
+		while (e > i && s[e - 1] == '.')
+			e--;
+		/* A zone (%eth0) goes with the address but not in it. */
+		z = end;
+		if (z < t->len && s[z] == '%')
+			for (z++; z < t->len && (alnum((unsigned char)s[z]) ||
+			    s[z] == '_' || s[z] == '-'); z++)
+				;
+		if ((z < t->len && alnum((unsigned char)s[z])) || !digit ||
+		    (!dbl && colons < 7) || (i >= t->skip_from && i < t->skip_to)) {
+			i = end;
+			continue;
+		}
+		add_ipv6(c, s + i, e - i, 0);
+		i = z;
+	}
+}
+
+/* Hex runs of hash length, outside any URL. */
+static void
+find_hashes(struct ctx *c, const struct token *t)
+{
+	const char *s = t->buf;
+	char val[129];
+	size_t i, end, k, len;
+	const char *algo;
+	json_t *x;
+
+	for (i = 0; i < t->len; i++) {
+		if (!(cls[(unsigned char)s[i]] & C_HEX))
+			continue;
+		for (end = i; end < t->len && (cls[(unsigned char)s[end]] & C_HEX); end++)
+			;
+		len = end - i;
+		if ((i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
+		    s[i - 1] == '-')) || (end < t->len &&
+		    (alnum((unsigned char)s[end]) || s[end] == '_' || s[end] == '-')) ||
+		    (len != 32 && len != 40 && len != 64 && len != 128) ||
+		    (i < t->skip_to && end > t->skip_from)) {
+			i = end;
+			continue;
+		}
+		for (k = 1; k < len && (s[i + k] | 0x20) == (s[i] | 0x20); k++)
+			;
+		if (k < len) {
+			for (k = 0; k < len; k++)
+				val[k] = (char)((cls[(unsigned char)s[i + k]] & C_ALPHA) ?
+				    s[i + k] | 0x20 : s[i + k]);
+			algo = len == 32 ? "md5" : len == 40 ? "sha1" :
+			    len == 64 ? "sha256" : "sha512";
+			x = json_object();
+			json_object_set_new(x, "algo", json_string(algo));
+			iocset_add(c->set, IOC_HASH, val, len, c->where, 0,
+			    ROLE_NONE, x);
+		}
+		i = end;
+	}
+}
+
+static int
+domain_char(unsigned char ch)
+{
+	return alnum(ch) || ch == '-' || ch == '.' || ch >= 0x80;
+}
+
+static int
+local_char(unsigned char ch)
+{
+	return alnum(ch) || ch >= 0x80 || (ch != 0 && strchr(".!#$%&*+/=?_~-", ch));
+}
+
+/* Addresses in the token, each with its domain. */
+static void
+find_emails(struct ctx *c, const struct token *t)
+{
+	const char *s = t->buf, *at;
+	char dom[512], val[1024];
+	size_t i = 0, l, r, e;
+	enum role role = c->fixed != ROLE_NONE ? c->fixed : c->role;
+
+	while (i < t->len && (at = memchr(s + i, '@', t->len - i)) != NULL) {
+		size_t p = (size_t)(at - s);
+
+		i = p + 1;
+		if (p == 0 || s[p - 1] == '@' || p + 1 >= t->len || s[p + 1] == '@')
+			continue;
+		if (p >= t->skip_from && p < t->skip_to && t->authority_end > p)
+			continue;	/* http://paypal.com@evil.example/ */
+		for (l = p; l > 0 && local_char((unsigned char)s[l - 1]); l--)
+			;
+		while (l < p && s[l] == '.')
+			l++;
+		for (r = p + 1; r < t->len && domain_char((unsigned char)s[r]); r++)
+			;
+		for (e = r; e > p + 1 && (s[e - 1] == '.' || s[e - 1] == '-'); e--)
+			;
+		if (l == p || e == p + 1 || s[p - 1] == '.' ||
+		    host_domain(s + p + 1, e - p - 1, dom, sizeof(dom)) == -1)
+			continue;
+		if (snprintf(val, sizeof(val), "%.*s@%s", (int)(p - l), s + l,
+		    dom) >= (int)sizeof(val))
+			continue;
+		iocset_add(c->set, IOC_EMAIL, val, strlen(val), c->where,
+		    t->defanged, role, NULL);
+		iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
+		    t->defanged, ROLE_NONE, NULL);
+		i = r;
+	}
+}
+
+/* Strip what ends a sentence, and closing brackets that open nowhere. */
+static size_t
+url_trim(const char *u, size_t n)
+{
+	size_t i;
+	int paren, bracket, brace;
+	char ch;
+
+	while (n > 0) {
+		ch = u[n - 1];
+		if (strchr(".,;:!?*", ch) != NULL) {
+			n--;
+			continue;
+		}
+		if (ch == ')' || ch == ']' || ch == '}') {
+			paren = bracket = brace = 0;
+			for (i = 0; i < n; i++) {
+				paren += (u[i] == '(') - (u[i] == ')');
+				bracket += (u[i] == '[') - (u[i] == ']');
+				brace += (u[i] == '{') - (u[i] == '}');
+			}
+			if ((ch == ')' && paren < 0) || (ch == ']' && bracket < 0) ||
+			    (ch == '}' && brace < 0)) {
+				n--;
+				continue;
+			}
+		}
+		break;
+	}
+	return n;
+}
+
+/*
+ * A URL starting at t->buf[at] whose scheme is the scheme bytes given
+ * (NULL: "www." with none).  Adds it, its host as ip or domain; returns
+ * where it ends, or at when it is not a URL.
+ */
+static size_t
+take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
+    size_t rest, int defanged)
+{
+	char *s = t->buf, host[512], dom[512], val[MAX_TOKEN + 16];
+	size_t end, h, hend, n, o;
+	unsigned char a4[4];
+
+	end = at + url_trim(s + at, t->len - at);
+	/* The authority: [userinfo@]host[:port] */
+	for (hend = rest; hend < end && s[hend] != '/' && s[hend] != '?' &&
+	    s[hend] != '#'; hend++)
+		;
+	h = rest;
+	{
+		const char *ui = memrchr(s + rest, '@', hend - rest);
+
+		if (ui != NULL)
+			h = (size_t)(ui - s) + 1;
+	}
+	if (h < hend && s[h] == '[') {
+		const char *cl = memchr(s + h, ']', hend - h);
+
+		if (cl == NULL)
+			return at;
+		n = (size_t)(cl - s) - h - 1;
+		if (n == 0 || n >= sizeof(host))
+			return at;
+		memcpy(host, s + h + 1, n);
+		host[n] = '\0';
+		{
+			unsigned char a6[16];
+
+			if (inet_pton(AF_INET6, host, a6) != 1)
+				return at;
+		}
+		add_ipv6(c, host, n, defanged);
+		o = h + n + 2;
+		n = 0;
+	} else {
+		for (o = h; o < hend && s[o] != ':'; o++)
+			;
+		n = o - h;
+		if (n == 0 || n >= sizeof(host))
+			return at;
+		memcpy(host, s + h, n);
+		host[n] = '\0';
+		if (host_ipv4(host, n, a4) == 0) {
+			/* find_ipv4 adds it, with its scope. */
+		} else if (host_domain(host, n, dom, sizeof(dom)) == 0) {
+			iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
+			    defanged, ROLE_NONE, NULL);
+		} else
+			return at;
+	}
+	/* scheme://userinfo@ + host (lowercase) + the rest as written */
+	o = 0;
+	if (scheme == NULL)
+		o += (size_t)snprintf(val, sizeof(val), "http://");
+	else {
+		for (n = 0; scheme[n] != '\0'; n++)
+			val[o++] = scheme[n];
+		memcpy(val + o, "://", 3);
+		o += 3;
+	}
+	memcpy(val + o, s + rest, h - rest);
+	o += h - rest;
+	if (s[h] != '[' && host_ipv4(host, strlen(host), a4) != 0 &&
+	    host_domain(host, strlen(host), dom, sizeof(dom)) == 0) {
+		int ascii = 1;
+
+		for (n = 0; host[n] != '\0'; n++)
+			ascii &= (unsigned char)host[n] < 0x80;
+		if (ascii)
+			for (n = 0; host[n] != '\0'; n++)
+				val[o++] = (char)((cls[(unsigned char)host[n]] &
+				    C_ALPHA) ? host[n] | 0x20 : host[n]);
+		else {
+			memcpy(val + o, dom, strlen(dom));
+			o += strlen(dom);
+		}
+		h += strlen(host);
+	}
+	memcpy(val + o, s + h, end - h);
+	o += end - h;
+	iocset_add(c->set, IOC_URL, val, o, c->where, defanged, ROLE_NONE, NULL);
+	t->skip_from = at;
+	t->skip_to = end;
+	t->authority_end = hend;
+	return end;
+}
+
+/* A scheme ending at t->buf[colon] ("://" follows): http, https, ftp. */
+static const char *
+scheme_at(const char *s, size_t colon, size_t *start, int *defanged)
+{
+	static const struct {
+		const char	*written;
+		const char	*is;
+		int		 defanged;
+	} schemes[] = {
+		{ "https", "https", 0 }, { "http", "http", 0 }, { "ftp", "ftp", 0 },
+		{ "hxxps", "https", 1 }, { "hxxp", "http", 1 }, { "hxtps", "https", 1 },
+		{ "hxtp", "http", 1 }, { "fxp", "ftp", 1 }, { "fxps", "ftps", 1 },
+	};
+	size_t i, len, b;
+
+	for (b = colon; b > 0 && (cls[(unsigned char)s[b - 1]] & C_ALPHA); b--)
+		;
+	len = colon - b;
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (len == strlen(schemes[i].written) &&
+		    !strncasecmp(s + b, schemes[i].written, len)) {
+			if (!strcmp(schemes[i].is, "ftps"))
+				return NULL;
+			*start = b;
+			*defanged = schemes[i].defanged;
+			return schemes[i].is;
+		}
+	return NULL;
+}
+
+static void
+find_urls(struct ctx *c, struct token *t)
+{
+	const char *s = t->buf, *sc;
+	size_t i, start;
+	int def;
+
+	t->skip_from = t->skip_to = 0;
+	for (i = 0; i + 3 < t->len; i++) {
+		if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/' &&
+		    (sc = scheme_at(s, i, &start, &def)) != NULL) {
+			take_url(c, t, start, sc, i + 3, def || t->defanged);
+			if (t->skip_to > 0)
+				return;	/* one URL a token: the rest is its path */
+			continue;
+		}
+		if ((s[i] | 0x20) == 'w' && t->len - i > 4 &&
+		    !strncasecmp(s + i, "www.", 4) &&
+		    (i == 0 || !alnum((unsigned char)s[i - 1]))) {
+			take_url(c, t, i, NULL, i, t->defanged);
+			if (t->skip_to > 0)
+				return;
+		}
+	}
+}
+
+/* Defanged names with no scheme: "evil-login[.]net". */
+static void
+find_bare_domains(struct ctx *c, const struct token *t)
+{
+	const char *s = t->buf;
+	char dom[512];
+	size_t i, end, e;
+
+	for (i = 0; i < t->len; i++) {
+		if (!domain_char((unsigned char)s[i]) || s[i] == '.' || s[i] == '-')
+			continue;
+		for (end = i; end < t->len && domain_char((unsigned char)s[end]); end++)
+			;
+		for (e = end; e > i && (s[e - 1] == '.' || s[e - 1] == '-'); e--)
+			;
+		if (has_mark(t, i, e) && !(i < t->skip_to && end > t->skip_from) &&
+		    (end >= t->len || s[end] != '@') && (i == 0 || s[i - 1] != '@') &&
+		    host_domain(s + i, e - i, dom, sizeof(dom)) == 0)
+			iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
+			    1, ROLE_NONE, NULL);
+		i = end;
+	}
+}
+
+static void
+analyse(struct ctx *c, struct token *t)
+{
+	unsigned f = t->flags;
+
+	t->skip_from = t->skip_to = t->authority_end = 0;
+	if ((f & C_COLON) && (f & C_SLASH))
+		find_urls(c, t);
+	else if ((f & C_DOT) && (f & C_ALPHA) && t->len > 4)
+		find_urls(c, t);
+	if ((f & C_DIGIT) && (f & C_DOT))
+		find_ipv4(c, t);
+	if ((f & C_COLON) && (f & C_HEX))
+		find_ipv6(c, t);
+	if (f & C_AT)
+		find_emails(c, t);
+	if (t->len >= 32 && (f & C_HEX))
+		find_hashes(c, t);
+	if (t->nmarks > 0)
+		find_bare_domains(c, t);
+}
+
+/* Is there a spaced defang marker (" [at] ") at s[i], a space? */
+static size_t
+spaced_marker(const char *s, size_t n, size_t i)
+{
+	const char *repl;
+	size_t j = i, m;
+
+	while (j < n && s[j] == ' ' && j - i < 2)
+		j++;
+	if (j >= n || (s[j] != '[' && s[j] != '(' && s[j] != '{') ||
+	    (m = marker(s + j, n - j, &repl)) == 0)
+		return 0;
+	j += m;
+	while (j < n && s[j] == ' ' && j - i < 8)
+		j++;
+	if (j >= n || (cls[(unsigned char)s[j]] & C_SEP))
+		return 0;
+	return j - i;
+}
+
+static void
+scan(struct ctx *c, const char *s, size_t n)
+{
+	static struct token tok;	/* thread-compatible: one at a time */
+	struct token *t = &tok;
+	size_t i = 0, start, k, m, sp;
+	unsigned f;
+	int at_line = 1, joined;
+
+	while (i < n) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (cls[ch] & C_SEP) {
+			if (ch == '\n') {
+				at_line = 1;
+				c->role = ROLE_NONE;
+			}
+			i++;
+			continue;
+		}
+		if ((cls[ch] & C_HIGH) && (k = high_sep((const unsigned char *)s + i,
+		    n - i)) > 0) {
+			i += k;
+			continue;
+		}
+		start = i;
+		f = 0;
+		joined = 0;
+		for (;;) {
+			while (i < n && !(cls[(unsigned char)s[i]] & C_SEP)) {
+				unsigned cl = cls[(unsigned char)s[i]];
+
+				if ((cl & C_HIGH) && high_sep((const unsigned char *)s + i,
+				    n - i) > 0)
+					break;
+				f |= cl;
+				i++;
+			}
+			/* "user [at] example [dot] com" is one token. */
+			if (i < n && s[i] == ' ' && (sp = spaced_marker(s, n, i)) > 0 &&
+			    i - start < MAX_TOKEN) {
+				i += sp;
+				f |= C_OPEN;
+				joined = 1;
+				continue;
+			}
+			break;
+		}
+		/* Forwarded headers in a body: "From: x" lines name senders. */
+		if (at_line) {
+			size_t len = i - start;
+
+			if ((len == 5 && !strncasecmp(s + start, "from:", 5)) ||
+			    (len == 7 && !strncasecmp(s + start, "sender:", 7)) ||
+			    (len == 9 && !strncasecmp(s + start, "reply-to:", 9)))
+				c->role = ROLE_FROM;
+			else if ((len == 3 && (!strncasecmp(s + start, "to:", 3) ||
+			    !strncasecmp(s + start, "cc:", 3))) ||
+			    (len == 4 && !strncasecmp(s + start, "bcc:", 4)))
+				c->role = ROLE_TO;
+			if (strspn(s + start, ">") < len)
+				at_line = 0;
+		}
+		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN)) && !((f & C_HEX) &&
+		    i - start >= 32))
+			continue;
+		t->len = 0;
+		t->nmarks = 0;
+		t->defanged = 0;
+		t->flags = f;
+		if ((f & C_OPEN) || joined) {
+			/* Spaces around a joined marker go; the marker is undone. */
+			size_t j = start;
+
+			while (j < i && t->len < MAX_TOKEN) {
+				if (s[j] == ' ' && (m = spaced_marker(s, i, j)) > 0) {
+					size_t q = j;
+
+					while (s[q] == ' ')
+						q++;
+					refang(t, s + q, m - (q - j));
+					/* refang() copied the trailing spaces too */
+					while (t->len > 0 && t->buf[t->len - 1] == ' ')
+						t->len--;
+					j += m;
+					continue;
+				}
+				for (k = j; k < i && s[k] != ' '; k++)
+					;
+				refang(t, s + j, k - j);
+				j = k;
+			}
+			t->buf[t->len] = '\0';
+			/* What the undone markers put back counts too. */
+			for (k = 0; k < t->len; k++)
+				t->flags |= cls[(unsigned char)t->buf[k]];
+		} else {
+			tok_put(t, s + start, i - start);
+			t->buf[t->len] = '\0';
+		}
+		/* A defanged scheme marks the token too. */
+		analyse(c, t);
+	}
+}
+
+void
+scan_text(struct iocset *set, const char *s, size_t n, const char *where)
+{
+	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE };
+
+	scan(&c, s, n);
+}
+
+void
+scan_address(struct iocset *set, const char *s, size_t n, const char *where,
+    enum role role)
+{
+	struct ctx c = { set, where, ROLE_NONE, role };
+
+	scan(&c, s, n);
+}
+
+static void
+on_html_text(void *arg, const char *s, size_t n)
+{
+	scan(arg, s, n);
+}
+
+static void
+on_html_attr(void *arg, const char *tag, const char *name, const char *v,
+    size_t n)
+{
+	struct ctx *c = arg;
+
+	(void)tag;
+	if (!strcmp(name, "href") || !strcmp(name, "src") ||
+	    !strcmp(name, "action") || !strcmp(name, "background") ||
+	    !strcmp(name, "data") || !strcmp(name, "formaction"))
+		scan(c, v, n);
+}
+
+void
+scan_html(struct iocset *set, const char *s, size_t n, const char *where)
+{
+	static const struct html_cb cb = { on_html_text, NULL, on_html_attr };
+	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE };
+
+	html_scan(s, n, &cb, &c);
+}
