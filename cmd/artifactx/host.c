@@ -39,8 +39,55 @@ label_ok(const char *s, size_t n)
 	return 1;
 }
 
+static int	check_domain(const char *, size_t, char *, size_t);
+
+/*
+ * The same names come again and again (a mail's links, a newsletter's
+ * domain): remember the last answers, a slot a name.
+ */
+#define CACHE_SLOTS	1024
+
+static struct {
+	char	 name[128];
+	char	 answer[128];	/* "" when the name is no domain */
+	int	 used;
+} cache[CACHE_SLOTS];
+
 int
 host_domain(const char *s, size_t n, char *out, size_t outsz)
+{
+	size_t h = 1469598103934665603ULL, i;
+	int r;
+
+	if (n >= sizeof(cache[0].name))
+		return check_domain(s, n, out, outsz);
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	h &= CACHE_SLOTS - 1;
+	if (cache[h].used && !strncmp(cache[h].name, s, n) &&
+	    cache[h].name[n] == '\0') {
+		if (cache[h].answer[0] == '\0' ||
+		    strlen(cache[h].answer) >= outsz)
+			return -1;
+		memcpy(out, cache[h].answer, strlen(cache[h].answer) + 1);
+		return 0;
+	}
+	r = check_domain(s, n, out, outsz);
+	memcpy(cache[h].name, s, n);
+	cache[h].name[n] = '\0';
+	if (r == 0 && strlen(out) < sizeof(cache[h].answer))
+		memcpy(cache[h].answer, out, strlen(out) + 1);
+	else if (r == 0)
+		cache[h].used = 0;
+	else
+		cache[h].answer[0] = '\0';
+	if (r == -1 || strlen(out) < sizeof(cache[h].answer))
+		cache[h].used = 1;
+	return r;
+}
+
+static int
+check_domain(const char *s, size_t n, char *out, size_t outsz)
 {
 	char buf[256], *ascii = NULL, *uni = NULL;
 	const char *tld, *p, *dot;

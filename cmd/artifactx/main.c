@@ -10,6 +10,9 @@
  * carries them too.  --flat writes Splunk-SOAR-style artifact records
  * instead, for a SIEM.  It holds no secrets and opens no sockets.
  */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -242,17 +245,24 @@ process(json_t *rec, void *arg)
 	return 0;
 }
 
-/* --text: all of fd is one document. */
+/* --text: all of fd is one document; a file is mapped, not read. */
 static int
 process_text(int fd, const char *path, struct iocset *set)
 {
 	char *buf = NULL;
+	void *map = MAP_FAILED;
 	size_t len = 0, cap = 0;
-	ssize_t n;
+	ssize_t n = 0;
+	struct stat st;
 	json_t *rec, *src;
 	int r;
 
-	for (;;) {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+	    0)) != MAP_FAILED) {
+		buf = map;
+		len = (size_t)st.st_size;
+	} else for (;;) {
 		xgrow(&buf, &cap, len + 65536);
 		if ((n = read(fd, buf + len, cap - len)) <= 0) {
 			if (n == -1 && errno == EINTR)
@@ -260,12 +270,6 @@ process_text(int fd, const char *path, struct iocset *set)
 			break;
 		}
 		len += (size_t)n;
-		if (len > MAX_RECORD_BYTES) {
-			diag(path ? path : "stdin", "read", "longer than "
-			    "MAX_RECORD_BYTES");
-			free(buf);
-			return EX_DATAERR;
-		}
 	}
 	if (n == -1) {
 		diag(path ? path : "stdin", "read", "%s", strerror(errno));
@@ -274,7 +278,10 @@ process_text(int fd, const char *path, struct iocset *set)
 	}
 	iocset_clear(set);
 	scan_text(set, buf ? buf : "", len, "text");
-	free(buf);
+	if (map != MAP_FAILED)
+		munmap(map, len);
+	else
+		free(buf);
 	rec = jsonl_record("text");
 	src = json_object();
 	json_object_set_new(src, "kind", json_string(path ? "file" : "stdin"));

@@ -28,7 +28,7 @@
 enum {
 	C_SEP = 1 << 0, C_DIGIT = 1 << 1, C_ALPHA = 1 << 2, C_HEX = 1 << 3,
 	C_DOT = 1 << 4, C_COLON = 1 << 5, C_AT = 1 << 6, C_OPEN = 1 << 7,
-	C_HIGH = 1 << 8, C_SLASH = 1 << 9
+	C_HIGH = 1 << 8, C_SLASH = 1 << 9, C_TRIGGER = 1 << 10
 };
 
 static unsigned short cls[256];
@@ -42,12 +42,13 @@ struct token {
 	int		 nmarks;
 	size_t		 skip_from, skip_to;	/* a URL's span: no hashes */
 	size_t		 authority_end;		/* where its host part ends */
+	int		 colons;
 };
 
 struct ctx {
 	struct iocset	*set;
 	const char	*where;
-	enum role	 role;		/* of the line being read */
+	enum role	 role;		/* of the token's line */
 	enum role	 fixed;		/* of the whole text (address fields) */
 };
 
@@ -75,6 +76,14 @@ scan_init(void)
 	cls['['] |= C_OPEN;
 	cls['('] |= C_OPEN;
 	cls['/'] |= C_SLASH;
+	for (c = '0'; c <= '9'; c++)
+		cls[c] |= C_TRIGGER;
+	cls['.'] |= C_TRIGGER;
+	cls[':'] |= C_TRIGGER;
+	cls['@'] |= C_TRIGGER;
+	cls['['] |= C_TRIGGER;
+	cls['('] |= C_TRIGGER;
+	cls['{'] |= C_TRIGGER;
 }
 
 static int
@@ -186,6 +195,11 @@ find_ipv4(struct ctx *c, const struct token *t)
 	for (i = 0; i < t->len; i++) {
 		if (!(cls[(unsigned char)s[i]] & C_DIGIT))
 			continue;
+		if (i >= t->skip_from && i < t->skip_to) {
+			/* A URL's host is added with it; its path is no place. */
+			i = t->skip_to - 1;
+			continue;
+		}
 		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '.')) {
 			while (i < t->len && (cls[(unsigned char)s[i]] & C_DIGIT))
 				i++;
@@ -248,6 +262,10 @@ find_ipv6(struct ctx *c, const struct token *t)
 	int digit, dbl;
 
 	for (i = 0; i < t->len; i++) {
+		if (i >= t->skip_from && i < t->skip_to) {
+			i = t->skip_to - 1;
+			continue;
+		}
 		if (!is_v6char((unsigned char)s[i]) || s[i] == '.')
 			continue;
 		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == ':' ||
@@ -273,7 +291,7 @@ find_ipv6(struct ctx *c, const struct token *t)
 			    s[z] == '_' || s[z] == '-'); z++)
 				;
 		if ((z < t->len && alnum((unsigned char)s[z])) || !digit ||
-		    (!dbl && colons < 7) || (i >= t->skip_from && i < t->skip_to)) {
+		    (!dbl && colons < 7)) {
 			i = end;
 			continue;
 		}
@@ -459,7 +477,12 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 		memcpy(host, s + h, n);
 		host[n] = '\0';
 		if (host_ipv4(host, n, a4) == 0) {
-			/* find_ipv4 adds it, with its scope. */
+			json_t *x = json_object();
+
+			json_object_set_new(x, "version", json_integer(4));
+			json_object_set_new(x, "scope", json_string(host_scope4(a4)));
+			iocset_add(c->set, IOC_IP, host, n, c->where, defanged,
+			    ROLE_NONE, x);
 		} else if (host_domain(host, n, dom, sizeof(dom)) == 0) {
 			iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
 			    defanged, ROLE_NONE, NULL);
@@ -595,7 +618,8 @@ analyse(struct ctx *c, struct token *t)
 		find_urls(c, t);
 	if ((f & C_DIGIT) && (f & C_DOT))
 		find_ipv4(c, t);
-	if ((f & C_COLON) && (f & C_HEX))
+	if ((f & C_COLON) && (f & C_DIGIT) && t->colons >= 2 &&
+	    (t->skip_to == 0 || t->colons > 3))
 		find_ipv6(c, t);
 	if (f & C_AT)
 		find_emails(c, t);
@@ -625,107 +649,195 @@ spaced_marker(const char *s, size_t n, size_t i)
 	return j - i;
 }
 
+/*
+ * Where the next byte that can be part of an indicator is: a digit, or
+ * one of . : @ [ ( {.  Every IP, URL, address and defang marker holds
+ * one, and so does every hash but one in 10^14; runs of words and spaces
+ * between them are passed over sixteen bytes at a time.
+ */
+typedef unsigned char v16 __attribute__((vector_size(16)));
+
+static size_t
+next_trigger(const char *s, size_t i, size_t n)
+{
+	v16 v, m;
+	unsigned long long lo, hi;
+
+	while (i + 16 <= n) {
+		memcpy(&v, s + i, 16);
+		m = (v == '.') | (v == ':') | (v == '@') | (v == '[') |
+		    (v == '(') | (v == '{') | ((v - '0') < 10);
+		memcpy(&lo, &m, 8);
+		memcpy(&hi, (char *)&m + 8, 8);
+		if (lo != 0)
+			return i + (size_t)__builtin_ctzll(lo) / 8;
+		if (hi != 0)
+			return i + 8 + (size_t)__builtin_ctzll(hi) / 8;
+		i += 16;
+	}
+	while (i < n && !(cls[(unsigned char)s[i]] & C_TRIGGER))
+		i++;
+	return i;
+}
+
+/* Is s[at..) a token char, not a separator (one- or multi-byte)? */
+static inline int
+token_byte(const char *s, size_t n, size_t at)
+{
+	unsigned cl = cls[(unsigned char)s[at]];
+
+	if (cl & C_SEP)
+		return 0;
+	if ((cl & C_HIGH) && high_sep((const unsigned char *)s + at, n - at) > 0)
+		return 0;
+	return 1;
+}
+
+/* The role of the line holding s[at]: a forwarded "From:" block's. */
+static enum role
+line_role(const char *s, size_t at)
+{
+	size_t b = at, e;
+
+	while (b > 0 && s[b - 1] != '\n')
+		b--;
+	while (b < at && (s[b] == ' ' || s[b] == '\t' || s[b] == '>'))
+		b++;
+	for (e = b; e < at && s[e] != ':' && s[e] != ' '; e++)
+		;
+	if (e >= at || s[e] != ':')
+		return ROLE_NONE;
+	switch (e - b) {
+	case 4:
+		return !strncasecmp(s + b, "from", 4) ? ROLE_FROM : ROLE_NONE;
+	case 6:
+		return !strncasecmp(s + b, "sender", 6) ? ROLE_FROM : ROLE_NONE;
+	case 8:
+		return !strncasecmp(s + b, "reply-to", 8) ? ROLE_FROM : ROLE_NONE;
+	case 2:
+		return !strncasecmp(s + b, "to", 2) || !strncasecmp(s + b, "cc", 2) ?
+		    ROLE_TO : ROLE_NONE;
+	case 3:
+		return !strncasecmp(s + b, "bcc", 3) ? ROLE_TO : ROLE_NONE;
+	}
+	return ROLE_NONE;
+}
+
+/* Does s[l..r) end with a defang marker? */
+static int
+ends_marker(const char *s, size_t l, size_t r)
+{
+	const char *repl;
+	size_t k;
+
+	if (s[r - 1] != ']' && s[r - 1] != ')' && s[r - 1] != '}')
+		return 0;
+	for (k = r - 1; k > l && r - k < 6; k--)
+		if ((s[k - 1] == '[' || s[k - 1] == '(' || s[k - 1] == '{') &&
+		    marker(s + k - 1, r - k + 1, &repl) == r - k + 1)
+			return 1;
+	return 0;
+}
+
 static void
 scan(struct ctx *c, const char *s, size_t n)
 {
-	static struct token tok;	/* thread-compatible: one at a time */
+	static struct token tok;	/* one scan at a time */
 	struct token *t = &tok;
-	size_t i = 0, start, k, m, sp;
+	size_t i = 0, lo = 0, l, r, k, m, sp, q;
+	const char *repl;
 	unsigned f;
-	int at_line = 1, joined;
+	int joined;
 
-	while (i < n) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (cls[ch] & C_SEP) {
-			if (ch == '\n') {
-				at_line = 1;
-				c->role = ROLE_NONE;
-			}
-			i++;
-			continue;
-		}
-		if ((cls[ch] & C_HIGH) && (k = high_sep((const unsigned char *)s + i,
-		    n - i)) > 0) {
-			i += k;
-			continue;
-		}
-		start = i;
-		f = 0;
+	while ((i = next_trigger(s, i, n)) < n) {
+		/* The token around the trigger, not reaching back past lo. */
+		for (l = i; l > lo && token_byte(s, n, l - 1) && i - l < MAX_TOKEN; l--)
+			;
 		joined = 0;
-		for (;;) {
-			while (i < n && !(cls[(unsigned char)s[i]] & C_SEP)) {
-				unsigned cl = cls[(unsigned char)s[i]];
-
-				if ((cl & C_HIGH) && high_sep((const unsigned char *)s + i,
-				    n - i) > 0)
-					break;
-				f |= cl;
-				i++;
+		/* "victim [at] example": a marker joins the word before it. */
+		if (l > lo + 1 && s[l - 1] == ' ' && (s[l] == '[' || s[l] == '(' ||
+		    s[l] == '{') && marker(s + l, n - l, &repl) > 0) {
+			for (q = l - 1; q > lo && s[q - 1] == ' ' && l - q < 2; q--)
+				;
+			if (q > lo && token_byte(s, n, q - 1)) {
+				for (l = q; l > lo && token_byte(s, n, l - 1) &&
+				    i - l < MAX_TOKEN; l--)
+					;
+				joined = 1;
 			}
-			/* "user [at] example [dot] com" is one token. */
-			if (i < n && s[i] == ' ' && (sp = spaced_marker(s, n, i)) > 0 &&
-			    i - start < MAX_TOKEN) {
-				i += sp;
-				f |= C_OPEN;
+		}
+		for (r = i;;) {
+			while (r < n && token_byte(s, n, r) && r - l < MAX_TOKEN)
+				r++;
+			if (r + 2 < n && s[r] == ' ' && (cls[(unsigned char)s[r + 1]] &
+			    C_OPEN || s[r + 1] == ' ' || s[r + 1] == '{') &&
+			    (sp = spaced_marker(s, n, r)) > 0 && r - l < MAX_TOKEN) {
+				r += sp;
 				joined = 1;
 				continue;
 			}
+			/* "[at] example": a marker joins the word after it. */
+			if (r + 1 < n && s[r] == ' ' && r > l && ends_marker(s, l, r)) {
+				for (q = r; q < n && s[q] == ' ' && q - r < 2; q++)
+					;
+				if (q < n && token_byte(s, n, q)) {
+					r = q;
+					joined = 1;
+					continue;
+				}
+			}
 			break;
 		}
-		/* Forwarded headers in a body: "From: x" lines name senders. */
-		if (at_line) {
-			size_t len = i - start;
+		lo = i = r > i ? r : i + 1;
+		if (r <= l)
+			continue;
 
-			if ((len == 5 && !strncasecmp(s + start, "from:", 5)) ||
-			    (len == 7 && !strncasecmp(s + start, "sender:", 7)) ||
-			    (len == 9 && !strncasecmp(s + start, "reply-to:", 9)))
-				c->role = ROLE_FROM;
-			else if ((len == 3 && (!strncasecmp(s + start, "to:", 3) ||
-			    !strncasecmp(s + start, "cc:", 3))) ||
-			    (len == 4 && !strncasecmp(s + start, "bcc:", 4)))
-				c->role = ROLE_TO;
-			if (strspn(s + start, ">") < len)
-				at_line = 0;
+		f = 0;
+		t->colons = 0;
+		for (k = l; k < r; k++) {
+			f |= cls[(unsigned char)s[k]];
+			t->colons += s[k] == ':';
 		}
 		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN)) && !((f & C_HEX) &&
-		    i - start >= 32))
+		    r - l >= 32))
 			continue;
+		c->role = (f & C_AT) && c->fixed == ROLE_NONE ? line_role(s, l) :
+		    ROLE_NONE;
 		t->len = 0;
 		t->nmarks = 0;
 		t->defanged = 0;
 		t->flags = f;
 		if ((f & C_OPEN) || joined) {
 			/* Spaces around a joined marker go; the marker is undone. */
-			size_t j = start;
+			size_t j = l;
 
-			while (j < i && t->len < MAX_TOKEN) {
-				if (s[j] == ' ' && (m = spaced_marker(s, i, j)) > 0) {
-					size_t q = j;
-
-					while (s[q] == ' ')
-						q++;
+			while (j < r && t->len < MAX_TOKEN) {
+				if (s[j] == ' ' && (m = spaced_marker(s, r, j)) > 0) {
+					for (q = j; s[q] == ' '; q++)
+						;
 					refang(t, s + q, m - (q - j));
-					/* refang() copied the trailing spaces too */
 					while (t->len > 0 && t->buf[t->len - 1] == ' ')
 						t->len--;
 					j += m;
 					continue;
 				}
-				for (k = j; k < i && s[k] != ' '; k++)
+				for (k = j; k < r && s[k] != ' '; k++)
 					;
 				refang(t, s + j, k - j);
 				j = k;
+				while (j < r && s[j] == ' ' && spaced_marker(s, r, j) == 0)
+					j++;
 			}
 			t->buf[t->len] = '\0';
 			/* What the undone markers put back counts too. */
-			for (k = 0; k < t->len; k++)
+			for (k = 0, t->colons = 0; k < t->len; k++) {
 				t->flags |= cls[(unsigned char)t->buf[k]];
+				t->colons += t->buf[k] == ':';
+			}
 		} else {
-			tok_put(t, s + start, i - start);
+			tok_put(t, s + l, r - l);
 			t->buf[t->len] = '\0';
 		}
-		/* A defanged scheme marks the token too. */
 		analyse(c, t);
 	}
 }
