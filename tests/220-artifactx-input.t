@@ -24,7 +24,7 @@ ok "exit 65 when some lines were bad" '[ $st = 65 ]'
 ok "one output line per input line, in order" \
     '[ "$(jq -r "(.id // .kind)" "$T/out" | tr "\n" " ")" = "a error b error c d e " ]'
 ok "a good record gets its artifacts" \
-    '[ "$(jq -c "select(.id==\"a\") | [.artifacts[] | .value]" "$T/out")" = "[\"http://198.51.100.1/x\",\"198.51.100.1\"]" ]'
+    '[ "$(jq -c "select(.id==\"a\") | [.artifacts[] | .value] | sort" "$T/out")" = "[\"198.51.100.1\",\"http://198.51.100.1/x\"]" ]'
 ok "fields of the wrong type are skipped, not fatal" \
     '[ "$(jq -c "select(.id==\"b\") | .artifacts" "$T/out")" = "[]" ]'
 ok "bad lines: error records that keep the input" \

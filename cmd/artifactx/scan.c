@@ -200,7 +200,10 @@ find_ipv4(struct ctx *c, const struct token *t)
 			i = t->skip_to - 1;
 			continue;
 		}
-		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '.')) {
+		/* Not inside a longer token, nor the tail of an IPv6. */
+		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '.' ||
+		    (s[i - 1] == ':' && i > 1 && ((cls[(unsigned char)s[i - 2]] &
+		    C_HEX) || s[i - 2] == ':')))) {
 			while (i < t->len && (cls[(unsigned char)s[i]] & C_DIGIT))
 				i++;
 			continue;
@@ -517,6 +520,12 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 		}
 		h += strlen(host);
 	}
+	if (s[h] == '[') {
+		/* An IPv6 host, lowercase like any host. */
+		for (; h < end && s[h] != ']'; h++)
+			val[o++] = (char)((cls[(unsigned char)s[h]] & C_ALPHA) ?
+			    s[h] | 0x20 : s[h]);
+	}
 	memcpy(val + o, s + h, end - h);
 	o += end - h;
 	iocset_add(c->set, IOC_URL, val, o, c->where, defanged, ROLE_NONE, NULL);
@@ -693,14 +702,15 @@ token_byte(const char *s, size_t n, size_t at)
 	return 1;
 }
 
-/* The role of the line holding s[at]: a forwarded "From:" block's. */
+/*
+ * The role of the line that starts at b and holds s[at]: a forwarded
+ * "From:" block's.
+ */
 static enum role
-line_role(const char *s, size_t at)
+line_role(const char *s, size_t b, size_t at)
 {
-	size_t b = at, e;
+	size_t e;
 
-	while (b > 0 && s[b - 1] != '\n')
-		b--;
 	while (b < at && (s[b] == ' ' || s[b] == '\t' || s[b] == '>'))
 		b++;
 	for (e = b; e < at && s[e] != ':' && s[e] != ' '; e++)
@@ -744,10 +754,11 @@ scan(struct ctx *c, const char *s, size_t n)
 {
 	static struct token tok;	/* one scan at a time */
 	struct token *t = &tok;
-	size_t i = 0, lo = 0, l, r, k, m, sp, q;
+	size_t i = 0, lo = 0, l, r, k, m, sp, q, line = 0, seen = 0;
 	const char *repl;
+	enum role role = ROLE_NONE;
 	unsigned f;
-	int joined;
+	int joined, line_known = 0;
 
 	while ((i = next_trigger(s, i, n)) < n) {
 		/* The token around the trigger, not reaching back past lo. */
@@ -801,8 +812,20 @@ scan(struct ctx *c, const char *s, size_t n)
 		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN)) && !((f & C_HEX) &&
 		    r - l >= 32))
 			continue;
-		c->role = (f & C_AT) && c->fixed == ROLE_NONE ? line_role(s, l) :
-		    ROLE_NONE;
+		if ((f & C_AT) && c->fixed == ROLE_NONE) {
+			/* Lines are found once each: tokens come in order. */
+			const char *nl = l > seen ? memrchr(s + seen, '\n', l - seen) :
+			    NULL;
+
+			if (nl != NULL || !line_known) {
+				line = nl ? (size_t)(nl - s) + 1 : line;
+				role = line_role(s, line, l);
+				line_known = 1;
+			}
+			seen = l;
+			c->role = role;
+		} else
+			c->role = ROLE_NONE;
 		t->len = 0;
 		t->nmarks = 0;
 		t->defanged = 0;
