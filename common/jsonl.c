@@ -291,9 +291,11 @@ jsonl_loop(FILE *fp, const char *name, FILE *out,
 		/* One whole line in buf[pos, len), reading more as needed. */
 		nl = len > pos ? memchr(buf + pos, '\n', len - pos) : NULL;
 		if (nl == NULL && !eof) {
-			memmove(buf, buf + pos, len - pos);
-			len -= pos;
-			pos = 0;
+			if (pos > 0) {
+				memmove(buf, buf + pos, len - pos);
+				len -= pos;
+				pos = 0;
+			}
 			if (len >= MAX_RECORD_BYTES) {
 				/* Too long: keep its start for the error record. */
 				toolong = 1;

@@ -33,8 +33,10 @@ struct iocset {
 };
 
 static const char *names[] = { "ip", "url", "domain", "hash", "email", "file" };
+/* Splunk SOAR's names; its "Email Artifact" is the header one (--flat). */
 static const char *artifact_names[] = { "IP Artifact", "URL Artifact",
-	"Domain Artifact", "Hash Artifact", "Email Artifact", "Vault Artifact" };
+	"Domain Artifact", "Hash Artifact", "Email Address Artifact",
+	"Vault Artifact" };
 
 const char *
 ioc_name(enum ioctype t)

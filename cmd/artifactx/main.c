@@ -39,8 +39,8 @@ static void	usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: artifactx [--flat] [--only types] [--text] "
-	    "[file ...]\n");
+	fprintf(stderr, "usage: artifactx [-d spool] [--flat] [--only types] "
+	    "[--text] [file ...]\n");
 	exit(EX_USAGE);
 }
 
@@ -107,7 +107,7 @@ add_file(struct iocset *set, json_t *att, size_t i)
 	    json_incref(json_object_get(att, "sha1")));
 	json_object_set_new(cef, "fileHashSha256", json_string(sha));
 	json_object_set_new(x, "cef", cef);
-	json_object_set(x, "name", json_object_get(att, "name"));
+	json_object_set(x, "filename", json_object_get(att, "name"));
 	json_object_set(x, "mime", json_object_get(att, "type"));
 	json_object_set(x, "size", json_object_get(att, "size"));
 	json_object_set(x, "vault", json_object_get(att, "vault"));
@@ -170,10 +170,12 @@ email_artifact(json_t *rec)
 			json_array_append(received, json_array_get(h, 1));
 		else
 			json_object_set(hdrs, name, json_array_get(h, 1));
+		if (!strcasecmp(name, "From"))
+			json_object_set(cef, "fromEmail", json_array_get(h, 1));
+		else if (!strcasecmp(name, "To"))
+			json_object_set(cef, "toEmail", json_array_get(h, 1));
 	}
 	json_object_set_new(hdrs, "Received", received);
-	json_object_set(cef, "fromEmail", json_object_get(hdrs, "From"));
-	json_object_set(cef, "toEmail", json_object_get(hdrs, "To"));
 	json_object_set_new(cef, "emailHeaders", hdrs);
 	return cef;
 }
@@ -189,12 +191,14 @@ write_flat(json_t *rec, json_t *arts)
 	json_array_foreach(arts, i, a) {
 		r = jsonl_record("artifact");
 		type = json_string_value(json_object_get(a, "type"));
+		json_object_set_new(r, "name", json_null());
 		for (t = 0; t < IOC_NTYPES; t++)
 			if (type && !strcmp(type, ioc_name((enum ioctype)t)))
 				json_object_set_new(r, "name", json_string(
 				    ioc_artifact_name((enum ioctype)t)));
 		json_object_set(r, "id", json_object_get(rec, "id"));
 		json_object_set(r, "source_id", json_object_get(rec, "source_id"));
+		json_object_set(r, "source", json_object_get(rec, "source"));
 		json_object_foreach(a, key, v)
 			json_object_set(r, key, v);
 		if (jsonl_write(stdout, r) == -1)
@@ -239,8 +243,9 @@ process(json_t *rec, void *arg)
 	}
 	json_decref(arts);
 	if (r == -1) {
+		/* Nobody reads what comes next: stop. */
 		diag("stdout", "write", "%s", strerror(errno));
-		return EX_IOERR;
+		exit(EX_IOERR);
 	}
 	return 0;
 }
@@ -328,8 +333,9 @@ main(int argc, char *argv[])
 	FILE *fp;
 
 	diag_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1)
 		switch (ch) {
+		case 'd':	break;	/* every tool takes it; artifactx keeps nothing */
 		case 'f':	flat = 1; break;
 		case 'o':	only = optarg; break;
 		case 't':	text = 1; break;
@@ -350,6 +356,12 @@ main(int argc, char *argv[])
 		    jsonl_loop(stdin, "stdin", stdout, process, set);
 	}
 	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-")) {
+			status = status_worse(status, text ?
+			    process_text(STDIN_FILENO, NULL, set) :
+			    jsonl_loop(stdin, "stdin", stdout, process, set));
+			continue;
+		}
 		if (text) {
 			if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
 				diag(argv[i], "open", "%s", strerror(errno));

@@ -20,8 +20,12 @@
 #include "html.h"
 #include "xalloc.h"
 
-/* Longest token looked at; a longer run of non-space bytes is cut. */
-#define MAX_TOKEN	8192
+/*
+ * Longest token looked at: longer than any URL a browser takes (64K is
+ * far past the 2K most servers allow).  A longer run of bytes with no
+ * space in it is read in pieces of this size.
+ */
+#define MAX_TOKEN	65536
 /* Defang markers remembered per token. */
 #define MAX_MARKS	64
 
@@ -120,7 +124,7 @@ marker(const char *s, size_t n, const char **repl)
 		const char	*r;
 	} marks[] = {
 		{ "[.]", "." }, { "(.)", "." }, { "[dot]", "." }, { "(dot)", "." },
-		{ "{.}", "." }, { "[@]", "@" }, { "(@)", "@" }, { "[at]", "@" },
+		{ "[@]", "@" }, { "(@)", "@" }, { "[at]", "@" },
 		{ "(at)", "@" }, { "[:]", ":" }, { "[://]", "://" }, { "[/]", "/" },
 	};
 	size_t i, len;
@@ -153,7 +157,7 @@ refang(struct token *t, const char *s, size_t n)
 	size_t i = 0, m, run;
 
 	while (i < n && t->len < MAX_TOKEN) {
-		if ((s[i] == '[' || s[i] == '(' || s[i] == '{') &&
+		if ((s[i] == '[' || s[i] == '(') &&
 		    (m = marker(s + i, n - i, &repl)) > 0) {
 			if (repl[0] == '.' && t->nmarks < MAX_MARKS)
 				t->marks[t->nmarks++] = t->len;
@@ -162,8 +166,7 @@ refang(struct token *t, const char *s, size_t n)
 			i += m;
 			continue;
 		}
-		for (run = i + 1; run < n && s[run] != '[' && s[run] != '(' &&
-		    s[run] != '{'; run++)
+		for (run = i + 1; run < n && s[run] != '[' && s[run] != '('; run++)
 			;
 		tok_put(t, s + i, run - i);
 		i = run;
@@ -180,6 +183,19 @@ has_mark(const struct token *t, size_t from, size_t to)
 		if (t->marks[k] >= from && t->marks[k] < to)
 			return 1;
 	return 0;
+}
+
+/* Is s[..at) the head of an IPv6 address ("::ffff:")? Two colons say so. */
+static int
+v6_tail(const char *s, size_t at)
+{
+	size_t k = at, colons = 0;
+
+	while (k > 0 && ((cls[(unsigned char)s[k - 1]] & C_HEX) || s[k - 1] == ':')) {
+		colons += s[k - 1] == ':';
+		k--;
+	}
+	return colons >= 2;
 }
 
 /* IPv4 dotted quads in the token. */
@@ -202,8 +218,7 @@ find_ipv4(struct ctx *c, const struct token *t)
 		}
 		/* Not inside a longer token, nor the tail of an IPv6. */
 		if (i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '.' ||
-		    (s[i - 1] == ':' && i > 1 && ((cls[(unsigned char)s[i - 2]] &
-		    C_HEX) || s[i - 2] == ':')))) {
+		    (s[i - 1] == ':' && v6_tail(s, i)))) {
 			while (i < t->len && (cls[(unsigned char)s[i]] & C_DIGIT))
 				i++;
 			continue;
@@ -353,7 +368,8 @@ domain_char(unsigned char ch)
 static int
 local_char(unsigned char ch)
 {
-	return alnum(ch) || ch >= 0x80 || (ch != 0 && strchr(".!#$%&*+/=?_~-", ch));
+	/* RFC 5322 allows / = ? too; real addresses do not use them, URLs do. */
+	return alnum(ch) || ch >= 0x80 || (ch != 0 && strchr(".!#$%&*+_~-", ch));
 }
 
 /* Addresses in the token, each with its domain. */
@@ -882,10 +898,45 @@ scan_address(struct iocset *set, const char *s, size_t n, const char *where,
 	scan(&c, s, n);
 }
 
+/*
+ * A forwarded header block in HTML puts its label and its address in
+ * separate runs ("<b>From:</b> boss@x"): a run that is only a label
+ * gives its role to the text after it, up to the next block.
+ */
 static void
 on_html_text(void *arg, const char *s, size_t n)
 {
-	scan(arg, s, n);
+	struct ctx *c = arg;
+	size_t b = 0, e = n;
+	enum role r;
+
+	while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' ||
+	    s[b] == '\r'))
+		b++;
+	while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' ||
+	    s[e - 1] == '\n' || s[e - 1] == '\r'))
+		e--;
+	if (e > b && s[e - 1] == ':' && e - b <= 9 &&
+	    (r = line_role(s, b, e)) != ROLE_NONE) {
+		c->fixed = r;
+		return;
+	}
+	scan(c, s, n);
+}
+
+static void
+on_html_tag(void *arg, const char *name, int closing)
+{
+	struct ctx *c = arg;
+	static const char *const inline_tags[] = { "b", "strong", "i", "em",
+		"u", "span", "font", "a", "small", "big", "code", "tt", NULL };
+	const char *const *t;
+
+	(void)closing;
+	for (t = inline_tags; *t != NULL; t++)
+		if (!strcmp(name, *t))
+			return;
+	c->fixed = ROLE_NONE;
 }
 
 static void
@@ -904,7 +955,7 @@ on_html_attr(void *arg, const char *tag, const char *name, const char *v,
 void
 scan_html(struct iocset *set, const char *s, size_t n, const char *where)
 {
-	static const struct html_cb cb = { on_html_text, NULL, on_html_attr };
+	static const struct html_cb cb = { on_html_text, on_html_tag, on_html_attr };
 	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE };
 
 	html_scan(s, n, &cb, &c);
