@@ -46,7 +46,6 @@ struct token {
 	int		 nmarks;
 	size_t		 skip_from, skip_to;	/* a URL's span: no hashes */
 	size_t		 authority_end;		/* where its host part ends */
-	int		 colons;
 };
 
 struct ctx {
@@ -121,22 +120,38 @@ marker(const char *s, size_t n, const char **repl)
 {
 	static const struct {
 		const char	*m;
+		size_t		 len;
 		const char	*r;
 	} marks[] = {
-		{ "[.]", "." }, { "(.)", "." }, { "[dot]", "." }, { "(dot)", "." },
-		{ "[@]", "@" }, { "(@)", "@" }, { "[at]", "@" },
-		{ "(at)", "@" }, { "[:]", ":" }, { "[://]", "://" }, { "[/]", "/" },
+		{ "[.]", 3, "." }, { "(.)", 3, "." }, { "[dot]", 5, "." },
+		{ "(dot)", 5, "." }, { "[@]", 3, "@" }, { "(@)", 3, "@" },
+		{ "[at]", 4, "@" }, { "(at)", 4, "@" }, { "[:]", 3, ":" },
+		{ "[://]", 5, "://" }, { "[/]", 3, "/" },
 	};
-	size_t i, len;
+	size_t i;
 
-	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
-		len = strlen(marks[i].m);
-		if (n >= len && s[0] == marks[i].m[0] &&
-		    !strncasecmp(s, marks[i].m, len)) {
+	/* Most brackets in text are no markers: look at the next byte first. */
+	if (n < 3 || strchr(".dDaA@:/", s[1]) == NULL || s[1] == '\0')
+		return 0;
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (n >= marks[i].len && s[0] == marks[i].m[0] &&
+		    !strncasecmp(s, marks[i].m, marks[i].len)) {
 			*repl = marks[i].r;
-			return len;
+			return marks[i].len;
 		}
-	}
+	return 0;
+}
+
+/* Does s[0..n) hold a defang marker? */
+static int
+has_marker(const char *s, size_t n)
+{
+	const char *repl;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i++)
+		if ((s[i] == '[' || s[i] == '(') && marker(s + i, n - i, &repl) > 0)
+			return 1;
 	return 0;
 }
 
@@ -643,9 +658,16 @@ analyse(struct ctx *c, struct token *t)
 		find_urls(c, t);
 	if ((f & C_DIGIT) && (f & C_DOT))
 		find_ipv4(c, t);
-	if ((f & C_COLON) && (f & C_DIGIT) && t->colons >= 2 &&
-	    (t->skip_to == 0 || t->colons > 3))
-		find_ipv6(c, t);
+	if ((f & C_COLON) && (f & C_DIGIT)) {
+		const char *p = memchr(t->buf, ':', t->len);
+		int colons = 0;
+
+		for (; p != NULL && colons < 4; p = memchr(p + 1, ':',
+		    t->len - (size_t)(p + 1 - t->buf)))
+			colons++;
+		if (colons >= 2 && (t->skip_to == 0 || colons > 3))
+			find_ipv6(c, t);
+	}
 	if (f & C_AT)
 		find_emails(c, t);
 	if (t->len >= 32 && (f & C_HEX))
@@ -680,29 +702,140 @@ spaced_marker(const char *s, size_t n, size_t i)
  * one, and so does every hash but one in 10^14; runs of words and spaces
  * between them are passed over sixteen bytes at a time.
  */
-typedef unsigned char v16 __attribute__((vector_size(16)));
+#ifdef __SSE2__
+#include <emmintrin.h>
 
-static size_t
-next_trigger(const char *s, size_t i, size_t n)
+/* Bit k set where byte k of the 16 at p is an ASCII separator. */
+static inline unsigned
+sep_mask(__m128i v)
 {
-	v16 v, m;
-	unsigned long long lo, hi;
+	__m128i m;
 
-	while (i + 16 <= n) {
-		memcpy(&v, s + i, 16);
-		m = (v == '.') | (v == ':') | (v == '@') | (v == '[') |
-		    (v == '(') | (v == '{') | ((v - '0') < 10);
-		memcpy(&lo, &m, 8);
-		memcpy(&hi, (char *)&m + 8, 8);
-		if (lo != 0)
-			return i + (size_t)__builtin_ctzll(lo) / 8;
-		if (hi != 0)
-			return i + 8 + (size_t)__builtin_ctzll(hi) / 8;
-		i += 16;
+	/* Control characters and space: bytes 0..0x20 (signed compare
+	 * would take bytes >= 0x80 for small; they are excluded below). */
+	m = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)),
+	    _mm_set1_epi8(0x20));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('<')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('>')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('`')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('{')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('}')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('|')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('^')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+
+static inline unsigned
+trigger_mask(__m128i v)
+{
+	__m128i m, d;
+
+	m = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('@')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('[')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('(')));
+	/* '0'..'9': v - '0' <= 9 unsigned */
+	d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/*
+ * The next byte that can be part of an indicator, at or after i: a digit,
+ * or one of . : @ [ (.  Every IP, URL, address and defang marker holds
+ * one, and so does every hash but one in 10^14; runs of words and spaces
+ * between them are passed over sixteen bytes at a time.  *lastsep is
+ * moved to the last separator byte before it, so the token around it is
+ * known without looking back.
+ */
+static size_t
+next_trigger(const char *s, size_t i, size_t n, size_t *lastsep)
+{
+	size_t k;
+	unsigned cl;
+
+	for (;;) {
+#ifdef __SSE2__
+		while (i + 16 <= n) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			unsigned high = (unsigned)_mm_movemask_epi8(v);
+			unsigned tm, sm;
+
+			if (high != 0)
+				break;	/* UTF-8 here: byte by byte */
+			tm = trigger_mask(v);
+			sm = sep_mask(v);
+			if (tm != 0) {
+				unsigned p = (unsigned)__builtin_ctz(tm);
+				unsigned below = sm & ((1u << p) - 1);
+
+				if (below != 0)
+					*lastsep = i + 31 - (size_t)__builtin_clz(below);
+				return i + p;
+			}
+			if (sm != 0)
+				*lastsep = i + 31 - (size_t)__builtin_clz(sm);
+			i += 16;
+		}
+#endif
+		/* Sixteen bytes (or the rest) one at a time. */
+		for (k = 0; k < 16 && i < n; k++) {
+			cl = cls[(unsigned char)s[i]];
+			if (cl & C_TRIGGER)
+				return i;
+			if (cl & C_SEP)
+				*lastsep = i;
+			else if (cl & C_HIGH) {
+				size_t hs = high_sep((const unsigned char *)s + i, n - i);
+
+				if (hs > 0) {
+					*lastsep = i + hs - 1;
+					i += hs;
+					continue;
+				}
+			}
+			i++;
+		}
+		if (i >= n)
+			return n;
 	}
-	while (i < n && !(cls[(unsigned char)s[i]] & C_TRIGGER))
+}
+
+/* Where the token that holds s[i] ends: the next separator, or n. */
+static size_t
+token_end(const char *s, size_t i, size_t n)
+{
+	unsigned cl;
+
+	for (;;) {
+#ifdef __SSE2__
+		while (i + 16 <= n) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			unsigned stop = sep_mask(v) |
+			    (unsigned)_mm_movemask_epi8(v);
+
+			if (stop != 0) {
+				i += (size_t)__builtin_ctz(stop);
+				break;
+			}
+			i += 16;
+		}
+#endif
+		if (i >= n)
+			return n;
+		cl = cls[(unsigned char)s[i]];
+		if (cl & C_SEP)
+			return i;
+		if ((cl & C_HIGH) && high_sep((const unsigned char *)s + i, n - i) > 0)
+			return i;
 		i++;
-	return i;
+	}
 }
 
 /* Is s[at..) a token char, not a separator (one- or multi-byte)? */
@@ -771,15 +904,19 @@ scan(struct ctx *c, const char *s, size_t n)
 	static struct token tok;	/* one scan at a time */
 	struct token *t = &tok;
 	size_t i = 0, lo = 0, l, r, k, m, sp, q, line = 0, seen = 0;
+	size_t lastsep = (size_t)-1;
 	const char *repl;
 	enum role role = ROLE_NONE;
 	unsigned f;
 	int joined, line_known = 0;
 
-	while ((i = next_trigger(s, i, n)) < n) {
+	while ((i = next_trigger(s, i, n, &lastsep)) < n) {
 		/* The token around the trigger, not reaching back past lo. */
-		for (l = i; l > lo && token_byte(s, n, l - 1) && i - l < MAX_TOKEN; l--)
-			;
+		l = lastsep + 1 > lo ? lastsep + 1 : lo;
+		if (l > i)
+			l = i;
+		if (i - l >= MAX_TOKEN)
+			l = i - (MAX_TOKEN - 1);
 		joined = 0;
 		/* "victim [at] example": a marker joins the word before it. */
 		if (l > lo + 1 && s[l - 1] == ' ' && (s[l] == '[' || s[l] == '(' ||
@@ -794,8 +931,9 @@ scan(struct ctx *c, const char *s, size_t n)
 			}
 		}
 		for (r = i;;) {
-			while (r < n && token_byte(s, n, r) && r - l < MAX_TOKEN)
-				r++;
+			r = token_end(s, r, n);
+			if (r - l > MAX_TOKEN)
+				r = l + MAX_TOKEN;
 			if (r + 2 < n && s[r] == ' ' && (cls[(unsigned char)s[r + 1]] &
 			    C_OPEN || s[r + 1] == ' ' || s[r + 1] == '{') &&
 			    (sp = spaced_marker(s, n, r)) > 0 && r - l < MAX_TOKEN) {
@@ -816,15 +954,13 @@ scan(struct ctx *c, const char *s, size_t n)
 			break;
 		}
 		lo = i = r > i ? r : i + 1;
+		lastsep = i - 1;
 		if (r <= l)
 			continue;
-
 		f = 0;
-		t->colons = 0;
-		for (k = l; k < r; k++) {
+		for (k = l; k < r; k++)
 			f |= cls[(unsigned char)s[k]];
-			t->colons += s[k] == ':';
-		}
+
 		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN)) && !((f & C_HEX) &&
 		    r - l >= 32))
 			continue;
@@ -846,7 +982,7 @@ scan(struct ctx *c, const char *s, size_t n)
 		t->nmarks = 0;
 		t->defanged = 0;
 		t->flags = f;
-		if ((f & C_OPEN) || joined) {
+		if (joined || ((f & C_OPEN) && has_marker(s + l, r - l))) {
 			/* Spaces around a joined marker go; the marker is undone. */
 			size_t j = l;
 
@@ -869,10 +1005,8 @@ scan(struct ctx *c, const char *s, size_t n)
 			}
 			t->buf[t->len] = '\0';
 			/* What the undone markers put back counts too. */
-			for (k = 0, t->colons = 0; k < t->len; k++) {
+			for (k = 0; k < t->len; k++)
 				t->flags |= cls[(unsigned char)t->buf[k]];
-				t->colons += t->buf[k] == ':';
-			}
 		} else {
 			tok_put(t, s + l, r - l);
 			t->buf[t->len] = '\0';
