@@ -43,6 +43,19 @@ $AX < "$T/big" > "$T/out" 2>/dev/null; st=$?
 ok "a 100 MB text field: read whole, the URL at its end found" \
     '[ $st = 0 ] && [ "$(jq -r ".artifacts[] | select(.type==\"url\") | .value" "$T/out")" = https://evil-login.net/a ]'
 
+# --only, and the config file's "extract".
+printf 'http://198.51.100.3/a bad@evil-login.net d41d8cd98f00b204e9800998ecf8427e' > "$T/mix"
+ok "--only ip,hash keeps those types" \
+    '[ "$($AX --text --only ip,hash < "$T/mix" | jq -c "[.artifacts[].type] | unique")" = "[\"hash\",\"ip\"]" ]'
+$AX --text --only ip,nonsense < "$T/mix" > /dev/null 2> "$T/err"; st=$?
+ok "--only with an unknown type: exit 64, said why" '[ $st = 64 ] && grep -q "nonsense" "$T/err"'
+printf 'defaults\nextract email\n' > "$T/conf"
+ok "config key extract: defaults for --only" \
+    '[ "$(MAILCASE_CONFIG=$T/conf $AX --text < "$T/mix" | jq -c "[.artifacts[].type] | unique")" = "[\"email\"]" ]'
+printf 'defaults\nextrakt email\n' > "$T/conf"
+MAILCASE_CONFIG=$T/conf $AX --text < "$T/mix" > /dev/null 2> "$T/err"; st=$?
+ok "a config typo: exit 78 with the line" '[ $st = 78 ] && grep -q ":2: unknown key" "$T/err"'
+
 # Linear time: 8 MB of adversarial bytes takes about 8 times 1 MB, not 64.
 runtime() {	# best of three, in ms
 	local best=999999 i s e
