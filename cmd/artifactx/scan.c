@@ -646,6 +646,19 @@ find_bare_domains(struct ctx *c, const struct token *t)
 	}
 }
 
+static int
+colons_at_least(const struct token *t, int want)
+{
+	const char *p = t->buf, *e = t->buf + t->len;
+	int n = 0;
+
+	while (n < want && (p = memchr(p, ':', (size_t)(e - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n >= want;
+}
+
 static void
 analyse(struct ctx *c, struct token *t)
 {
@@ -665,7 +678,10 @@ analyse(struct ctx *c, struct token *t)
 		for (; p != NULL && colons < 4; p = memchr(p + 1, ':',
 		    t->len - (size_t)(p + 1 - t->buf)))
 			colons++;
-		if (colons >= 2 && (t->skip_to == 0 || colons > 3))
+		/* An IPv6 has "::" or all seven colons. */
+		if (colons >= 2 && (t->skip_to == 0 || colons > 3) &&
+		    (memmem(t->buf, t->len, "::", 2) != NULL ||
+		    colons_at_least(t, 7)))
 			find_ipv6(c, t);
 	}
 	if (f & C_AT)
