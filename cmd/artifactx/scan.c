@@ -32,7 +32,8 @@
 enum {
 	C_SEP = 1 << 0, C_DIGIT = 1 << 1, C_ALPHA = 1 << 2, C_HEX = 1 << 3,
 	C_DOT = 1 << 4, C_COLON = 1 << 5, C_AT = 1 << 6, C_OPEN = 1 << 7,
-	C_HIGH = 1 << 8, C_SLASH = 1 << 9, C_TRIGGER = 1 << 10
+	C_HIGH = 1 << 8, C_SLASH = 1 << 9, C_TRIGGER = 1 << 10,
+	C_HEXRUN = 1 << 11	/* not in the table: a token with 32 hex in a row */
 };
 
 static unsigned short cls[256];
@@ -686,7 +687,7 @@ analyse(struct ctx *c, struct token *t)
 	}
 	if (f & C_AT)
 		find_emails(c, t);
-	if (t->len >= 32 && (f & C_HEX))
+	if (f & C_HEXRUN)
 		find_hashes(c, t);
 	if (t->nmarks > 0)
 		find_bare_domains(c, t);
@@ -974,11 +975,24 @@ scan(struct ctx *c, const char *s, size_t n)
 		if (r <= l)
 			continue;
 		f = 0;
-		for (k = l; k < r; k++)
-			f |= cls[(unsigned char)s[k]];
+		if (r - l < 32)
+			for (k = l; k < r; k++)
+				f |= cls[(unsigned char)s[k]];
+		else {
+			/* Long tokens: note a hex run long enough for a hash. */
+			size_t run = 0;
 
-		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN)) && !((f & C_HEX) &&
-		    r - l >= 32))
+			for (k = l; k < r; k++) {
+				unsigned cl = cls[(unsigned char)s[k]];
+
+				f |= cl;
+				run = (cl & C_HEX) ? run + 1 : 0;
+				if (run == 32)
+					f |= C_HEXRUN;
+			}
+		}
+
+		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN | C_HEXRUN)))
 			continue;
 		if ((f & C_AT) && c->fixed == ROLE_NONE) {
 			/* Lines are found once each: tokens come in order. */
