@@ -948,7 +948,9 @@ scan(struct ctx *c, const char *s, size_t n)
 			}
 		}
 		for (r = i;;) {
-			r = token_end(s, r, n);
+			/* Never look past the longest token: a run with no
+			 * space in it must not be read again for each piece. */
+			r = token_end(s, r, n - l > MAX_TOKEN ? l + MAX_TOKEN : n);
 			if (r - l > MAX_TOKEN)
 				r = l + MAX_TOKEN;
 			if (r + 2 < n && s[r] == ' ' && (cls[(unsigned char)s[r + 1]] &
