@@ -600,26 +600,30 @@ scheme_at(const char *s, size_t colon, size_t *start, int *defanged)
 static void
 find_urls(struct ctx *c, struct token *t)
 {
-	const char *s = t->buf, *sc;
-	size_t i, start;
+	const char *s = t->buf, *sc, *p, *d;
+	size_t start, at;
 	int def;
 
 	t->skip_from = t->skip_to = 0;
-	for (i = 0; i + 3 < t->len; i++) {
-		if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/' &&
-		    (sc = scheme_at(s, i, &start, &def)) != NULL) {
-			take_url(c, t, start, sc, i + 3, def || t->defanged);
-			if (t->skip_to > 0)
-				return;	/* one URL a token: the rest is its path */
+	/* scheme://, found by memmem rather than byte by byte */
+	for (p = memmem(s, t->len, "://", 3); p != NULL;
+	    p = memmem(p + 1, t->len - (size_t)(p + 1 - s), "://", 3)) {
+		if ((sc = scheme_at(s, (size_t)(p - s), &start, &def)) == NULL)
 			continue;
-		}
-		if ((s[i] | 0x20) == 'w' && t->len - i > 4 &&
-		    !strncasecmp(s + i, "www.", 4) &&
-		    (i == 0 || !alnum((unsigned char)s[i - 1]))) {
-			take_url(c, t, i, NULL, i, t->defanged);
-			if (t->skip_to > 0)
-				return;
-		}
+		take_url(c, t, start, sc, (size_t)(p - s) + 3, def || t->defanged);
+		if (t->skip_to > 0)
+			return;	/* one URL a token: the rest is its path */
+	}
+	/* www. at a word's start, with no scheme: look at the dots only */
+	for (d = memchr(s, '.', t->len); d != NULL;
+	    d = memchr(d + 1, '.', t->len - (size_t)(d + 1 - s))) {
+		at = (size_t)(d - s);
+		if (at < 3 || at + 1 >= t->len || strncasecmp(s + at - 3, "www", 3) ||
+		    (at > 3 && alnum((unsigned char)s[at - 4])))
+			continue;
+		take_url(c, t, at - 3, NULL, at - 3, t->defanged);
+		if (t->skip_to > 0)
+			return;
 	}
 }
 
