@@ -776,10 +776,12 @@ trigger_mask(__m128i v)
  * known without looking back.
  */
 static size_t
-next_trigger(const char *s, size_t i, size_t n, size_t *lastsep)
+next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 {
 	size_t k;
 	unsigned cl;
+
+	*end = (size_t)-1;
 
 	for (;;) {
 #ifdef __SSE2__
@@ -795,9 +797,13 @@ next_trigger(const char *s, size_t i, size_t n, size_t *lastsep)
 			if (tm != 0) {
 				unsigned p = (unsigned)__builtin_ctz(tm);
 				unsigned below = sm & ((1u << p) - 1);
+				unsigned above = sm & ~((2u << p) - 1);
 
 				if (below != 0)
 					*lastsep = i + 31 - (size_t)__builtin_clz(below);
+				/* Most tokens end in the same sixteen bytes. */
+				if (above != 0)
+					*end = i + (size_t)__builtin_ctz(above);
 				return i + p;
 			}
 			if (sm != 0)
@@ -925,13 +931,13 @@ scan(struct ctx *c, const char *s, size_t n)
 	static struct token tok;	/* one scan at a time */
 	struct token *t = &tok;
 	size_t i = 0, lo = 0, l, r, k, m, sp, q, line = 0, seen = 0;
-	size_t lastsep = (size_t)-1;
+	size_t lastsep = (size_t)-1, end;
 	const char *repl;
 	enum role role = ROLE_NONE;
 	unsigned f;
 	int joined, line_known = 0;
 
-	while ((i = next_trigger(s, i, n, &lastsep)) < n) {
+	while ((i = next_trigger(s, i, n, &lastsep, &end)) < n) {
 		/* The token around the trigger, not reaching back past lo. */
 		l = lastsep + 1 > lo ? lastsep + 1 : lo;
 		if (l > i)
@@ -954,7 +960,10 @@ scan(struct ctx *c, const char *s, size_t n)
 		for (r = i;;) {
 			/* Never look past the longest token: a run with no
 			 * space in it must not be read again for each piece. */
-			r = token_end(s, r, n - l > MAX_TOKEN ? l + MAX_TOKEN : n);
+			if (end != (size_t)-1 && r == i)
+				r = end;
+			else
+				r = token_end(s, r, n - l > MAX_TOKEN ? l + MAX_TOKEN : n);
 			if (r - l > MAX_TOKEN)
 				r = l + MAX_TOKEN;
 			if (r + 2 < n && s[r] == ' ' && (cls[(unsigned char)s[r + 1]] &
