@@ -730,23 +730,24 @@ spaced_marker(const char *s, size_t n, size_t i)
 static inline unsigned
 sep_mask(__m128i v)
 {
-	__m128i m;
+	__m128i m, t;
 
-	/* Control characters and space: bytes 0..0x20 (signed compare
-	 * would take bytes >= 0x80 for small; they are excluded below). */
+	/* Control characters and space: bytes 0..0x20 (bytes >= 0x80 never
+	 * reach here: the caller takes those a byte at a time). */
 	m = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)),
 	    _mm_set1_epi8(0x20));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('<')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('>')));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('`')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('{')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('}')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('|')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('^')));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+	/* '<' 0x3c and '>' 0x3e; '\\' 0x5c and '^' 0x5e: one compare each */
+	t = _mm_or_si128(v, _mm_set1_epi8(2));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(t, _mm_set1_epi8('>')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(t, _mm_set1_epi8('^')));
+	/* '{' '|' '}' 0x7b..0x7d and DEL 0x7f: v - 0x7b in 0..4 but not 3 */
+	t = _mm_sub_epi8(v, _mm_set1_epi8(0x7b));
+	t = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t);
+	t = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7e)), t);
+	m = _mm_or_si128(m, t);
 	return (unsigned)_mm_movemask_epi8(m);
 }
 
