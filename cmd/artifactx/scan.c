@@ -471,6 +471,7 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 	char *s = t->buf, host[512], dom[512], val[MAX_TOKEN + 16];
 	size_t end, h, hend, n, o;
 	unsigned char a4[4];
+	int is_domain = 0;
 
 	end = at + url_trim(s + at, t->len - at);
 	/* The authority: [userinfo@]host[:port] */
@@ -521,6 +522,7 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 		} else if (host_domain(host, n, dom, sizeof(dom)) == 0) {
 			iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
 			    defanged, ROLE_NONE, NULL);
+			is_domain = 1;
 		} else
 			return at;
 	}
@@ -536,8 +538,7 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 	}
 	memcpy(val + o, s + rest, h - rest);
 	o += h - rest;
-	if (s[h] != '[' && host_ipv4(host, strlen(host), a4) != 0 &&
-	    host_domain(host, strlen(host), dom, sizeof(dom)) == 0) {
+	if (is_domain) {
 		int ascii = 1;
 
 		for (n = 0; host[n] != '\0'; n++)
@@ -605,10 +606,11 @@ find_urls(struct ctx *c, struct token *t)
 	int def;
 
 	t->skip_from = t->skip_to = 0;
-	/* scheme://, found by memmem rather than byte by byte */
-	for (p = memmem(s, t->len, "://", 3); p != NULL;
-	    p = memmem(p + 1, t->len - (size_t)(p + 1 - s), "://", 3)) {
-		if ((sc = scheme_at(s, (size_t)(p - s), &start, &def)) == NULL)
+	/* scheme://, found by memchr rather than byte by byte */
+	for (p = memchr(s, ':', t->len); p != NULL;
+	    p = memchr(p + 1, ':', t->len - (size_t)(p + 1 - s))) {
+		if ((size_t)(p - s) + 3 > t->len || p[1] != '/' || p[2] != '/' ||
+		    (sc = scheme_at(s, (size_t)(p - s), &start, &def)) == NULL)
 			continue;
 		take_url(c, t, start, sc, (size_t)(p - s) + 3, def || t->defanged);
 		if (t->skip_to > 0)
@@ -618,7 +620,8 @@ find_urls(struct ctx *c, struct token *t)
 	for (d = memchr(s, '.', t->len); d != NULL;
 	    d = memchr(d + 1, '.', t->len - (size_t)(d + 1 - s))) {
 		at = (size_t)(d - s);
-		if (at < 3 || at + 1 >= t->len || strncasecmp(s + at - 3, "www", 3) ||
+		if (at < 3 || at + 1 >= t->len || (s[at - 1] | 0x20) != 'w' ||
+		    (s[at - 2] | 0x20) != 'w' || (s[at - 3] | 0x20) != 'w' ||
 		    (at > 3 && alnum((unsigned char)s[at - 4])))
 			continue;
 		take_url(c, t, at - 3, NULL, at - 3, t->defanged);
