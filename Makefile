@@ -22,9 +22,9 @@ endif
 
 PKG_COMMON	= jansson libsodium libxml-2.0 libcrypto
 PKG_mailparse	= gmime-3.0 libytnef
-# jemalloc: mailparse allocates and frees a tree of objects per message,
-# and glibc's malloc spends a tenth of its time doing so (and scales
-# worse on threads).  The sanitizer build keeps its own allocator.
+# jemalloc: mailparse and artifactx allocate and free a tree of objects
+# per record, and glibc's malloc spends a tenth of their time on it (and
+# scales worse on threads).  The sanitizer build keeps its own allocator.
 MALLOC	?= jemalloc
 
 PKG_artifactx	= libpsl libidn2
@@ -70,7 +70,7 @@ $(BIN)/mailparse: $(MAILPARSE_OBJ) $(B)/libcommon.a
 $(BIN)/artifactx: $(ARTIFACTX_OBJ) $(B)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
-	    $(call pkglibs,$(PKG_COMMON) $(PKG_artifactx))
+	    $(call pkglibs,$(PKG_COMMON) $(PKG_artifactx) $(MALLOC))
 
 # The same tools with AddressSanitizer and UBSan, for the corpus tests.
 asan:
