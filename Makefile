@@ -28,11 +28,13 @@ PKG_mailparse	= gmime-3.0 libytnef
 MALLOC	?= jemalloc
 
 PKG_artifactx	= libpsl libidn2
+PKG_codematch	=
 
-TOOLS	= mailparse artifactx
+TOOLS	= mailparse artifactx codematch
 COMMON_SRC	= $(wildcard common/*.c)
 MAILPARSE_SRC	= $(wildcard cmd/mailparse/*.c)
 ARTIFACTX_SRC	= $(wildcard cmd/artifactx/*.c)
+CODEMATCH_SRC	= $(wildcard cmd/codematch/*.c)
 
 B	?= build
 BIN	?= bin
@@ -40,6 +42,7 @@ BIN	?= bin
 COMMON_OBJ	= $(COMMON_SRC:%.c=$(B)/%.o)
 MAILPARSE_OBJ	= $(MAILPARSE_SRC:%.c=$(B)/%.o)
 ARTIFACTX_OBJ	= $(ARTIFACTX_SRC:%.c=$(B)/%.o)
+CODEMATCH_OBJ	= $(CODEMATCH_SRC:%.c=$(B)/%.o)
 
 pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkglibs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -58,6 +61,10 @@ $(B)/cmd/artifactx/%.o: cmd/artifactx/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icmd/artifactx $(call pkgcflags,$(PKG_COMMON) $(PKG_artifactx)) -c -o $@ $<
 
+$(B)/cmd/codematch/%.o: cmd/codematch/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icmd/codematch $(call pkgcflags,$(PKG_COMMON) $(PKG_codematch)) -c -o $@ $<
+
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -71,6 +78,11 @@ $(BIN)/artifactx: $(ARTIFACTX_OBJ) $(B)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
 	    $(call pkglibs,$(PKG_COMMON) $(PKG_artifactx) $(MALLOC))
+
+$(BIN)/codematch: $(CODEMATCH_OBJ) $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+	    $(call pkglibs,$(PKG_COMMON) $(PKG_codematch) $(MALLOC))
 
 # The same tools with AddressSanitizer and UBSan, for the corpus tests.
 asan:

@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "jsonl.h"
@@ -276,12 +278,30 @@ bad_line(FILE *out, const char *name, unsigned long lineno, const char *code,
 	json_decref(r);
 }
 
+/* Nonzero when a read(2) of fd would return at once (data, EOF or error). */
+static int
+ready(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
 int
 jsonl_loop(FILE *fp, const char *name, FILE *out,
     int (*fn)(json_t *rec, void *arg), void *arg)
 {
+	return jsonl_loop_idle(fp, name, out, fn, NULL, arg);
+}
+
+int
+jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
+    int (*fn)(json_t *rec, void *arg), int (*idle)(void *arg), void *arg)
+{
+	ssize_t got;
+	int fd = fileno(fp);
 	char *buf = NULL, *line, *nl;
-	size_t cap = 0, pos = 0, len = 0, linelen, n;
+	size_t cap = 0, pos = 0, len = 0, linelen;
 	unsigned long lineno = 0;
 	int status = 0, eof = 0, toolong = 0;
 	json_error_t jerr;
@@ -302,15 +322,23 @@ jsonl_loop(FILE *fp, const char *name, FILE *out,
 				len = 4096;
 			}
 			xgrow(&buf, &cap, len + 65536);
-			n = fread(buf + len, 1, cap - len, fp);
-			if (n == 0) {
-				if (ferror(fp)) {
+			/*
+			 * read(2), not fread(3): a pipe gives what is there, so
+			 * a record goes on as soon as its line is complete.
+			 */
+			if (idle != NULL && !ready(fd))
+				status = status_worse(status, idle(arg));
+			while ((got = read(fd, buf + len, cap - len)) == -1 &&
+			    errno == EINTR)
+				;
+			if (got <= 0) {
+				if (got == -1) {
 					diag(name, "read", "%s", strerror(errno));
 					status = status_worse(status, EX_IOERR);
 				}
 				eof = 1;
-			}
-			len += n;
+			} else
+				len += (size_t)got;
 			continue;
 		}
 		if (nl == NULL && pos == len)

@@ -47,6 +47,17 @@ int	 jsonl_write(FILE *fp, json_t *rec);
 int	 jsonl_loop(FILE *fp, const char *name, FILE *out,
 	    int (*fn)(json_t *rec, void *arg), void *arg);
 
+/*
+ * The same, calling idle(arg) whenever the next read may block (input
+ * from a pipe that has nothing more yet): the moment to make a batch of
+ * work durable and let its records go.  idle returns 0 or a sysexits
+ * code, which counts towards the status.  The input is read with
+ * read(2) on fileno(fp), never through fp's buffer.
+ */
+int	 jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
+	    int (*fn)(json_t *rec, void *arg), int (*idle)(void *arg),
+	    void *arg);
+
 /* Keep the worse of two exit statuses (temporary failures outrank data). */
 int	 status_worse(int a, int b);
 

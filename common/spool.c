@@ -34,6 +34,7 @@ static int	write_all(int, const void *, size_t);
 static int	mkdirs_at(int, const char *);
 static int	tmp_create(struct spool *, char *, size_t);
 static void	tmp_sweep(struct spool *);
+static void	sweep_dir(int, const char *);
 
 char *
 spool_default_dir(void)
@@ -165,6 +166,28 @@ tmp_create(struct spool *sp, char *name, size_t namesz)
 	return -1;
 }
 
+/* A directory a crash left in tmp/: its files, then itself (one level). */
+static void
+sweep_dir(int tmpfd, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(tmpfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+	unlinkat(tmpfd, name, AT_REMOVEDIR);
+}
+
 static void
 tmp_sweep(struct spool *sp)
 {
@@ -183,9 +206,13 @@ tmp_sweep(struct spool *sp)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(sp->tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_mtime + SPOOL_TMP_STALE < now)
+		if (fstatat(sp->tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    st.st_mtime + SPOOL_TMP_STALE >= now)
+			continue;
+		if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
 			unlinkat(sp->tmpfd, de->d_name, 0);
+		else if (S_ISDIR(st.st_mode))
+			sweep_dir(sp->tmpfd, de->d_name);
 	}
 	closedir(d);
 }
@@ -338,8 +365,52 @@ out:
 }
 
 int
+spool_dirfd(const struct spool *sp)
+{
+	return sp->dirfd;
+}
+
+int
+spool_sync(struct spool *sp)
+{
+	return syncfs(sp->dirfd);
+}
+
+int
+spool_tmppath(struct spool *sp, char *buf, size_t bufsz)
+{
+	unsigned long seq;
+
+	pthread_mutex_lock(&sp->lock);
+	seq = sp->seq++;
+	pthread_mutex_unlock(&sp->lock);
+	if (snprintf(buf, bufsz, "tmp/%lld.%ld.%lu.d", (long long)time(NULL),
+	    (long)getpid(), seq) >= (int)bufsz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int	replace(struct spool *, const char *, const void *, size_t, int);
+
+int
 spool_replace(struct spool *sp, const char *relpath, const void *data,
     size_t len)
+{
+	return replace(sp, relpath, data, len, 1);
+}
+
+int
+spool_replace_lazy(struct spool *sp, const char *relpath, const void *data,
+    size_t len)
+{
+	return replace(sp, relpath, data, len, 0);
+}
+
+static int
+replace(struct spool *sp, const char *relpath, const void *data, size_t len,
+    int durable)
 {
 	char tmp[64], dir[PATH_MAX], *slash;
 	int fd = -1, dfd = -1, saved;
@@ -356,7 +427,7 @@ spool_replace(struct spool *sp, const char *relpath, const void *data,
 		snprintf(dir, sizeof(dir), ".");
 	if ((fd = tmp_create(sp, tmp, sizeof(tmp))) == -1)
 		return -1;
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1)
+	if (write_all(fd, data, len) == -1 || (durable && fsync(fd) == -1))
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
@@ -365,6 +436,8 @@ spool_replace(struct spool *sp, const char *relpath, const void *data,
 	fd = -1;
 	if (renameat(sp->tmpfd, tmp, sp->dirfd, relpath) == -1)
 		goto fail;
+	if (!durable)
+		return 0;
 	if ((dfd = openat(sp->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fsync(dfd) == -1) {

@@ -59,6 +59,28 @@ int		 spool_has(struct spool *, const char *area, const char *hex);
 int		 spool_replace(struct spool *, const char *relpath,
 		    const void *data, size_t len);
 
+/*
+ * The same without making it durable at once: for a tool that changes
+ * many state files in a batch and then calls spool_sync() before it
+ * reports any of them done.  Readers still see the old or the new
+ * contents, never a mix.
+ */
+int		 spool_replace_lazy(struct spool *, const char *relpath,
+		    const void *data, size_t len);
+
+/* Make everything written to the spool's filesystem durable (syncfs). */
+int		 spool_sync(struct spool *);
+
+/* A descriptor of the spool directory, for *at() calls; the spool owns it. */
+int		 spool_dirfd(const struct spool *);
+
+/*
+ * A fresh path "tmp/<name>" below the spool that nothing else uses, into
+ * buf, for a file or directory a caller builds before renaming it into
+ * place.
+ */
+int		 spool_tmppath(struct spool *, char *buf, size_t bufsz);
+
 /* Files in tmp/ older than this are leftovers of a crash. */
 #define SPOOL_TMP_STALE	(36 * 3600)
 
