@@ -263,8 +263,9 @@ status_worse(int a, int b)
 }
 
 static void
-bad_line(FILE *out, const char *name, unsigned long lineno, const char *code,
-    const char *text, const char *line, size_t len)
+bad_line(FILE *out, int (*fn)(json_t *, void *), void *arg, const char *name,
+    unsigned long lineno, const char *code, const char *text, const char *line,
+    size_t len)
 {
 	json_t *r;
 
@@ -273,7 +274,9 @@ bad_line(FILE *out, const char *name, unsigned long lineno, const char *code,
 	json_object_set_new(r, "error", jsonl_error(code, "line %lu: %s",
 	    lineno, text));
 	json_object_set_new(r, "input", jsonl_str(line, len));
-	if (jsonl_write(out, r) == -1)
+	if (out == NULL)
+		fn(r, arg);
+	else if (jsonl_write(out, r) == -1)
 		diag(NULL, "write", "%s", strerror(errno));
 	json_decref(r);
 }
@@ -350,7 +353,7 @@ jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
 		if (linelen > 0 && line[linelen - 1] == '\r')
 			linelen--;
 		if (toolong) {
-			bad_line(out, name, lineno, "record-too-large",
+			bad_line(out, fn, arg, name, lineno, "record-too-large",
 			    "longer than MAX_RECORD_BYTES; its first 4096 bytes "
 			    "are in \"input\"", line, linelen < 4096 ? linelen : 4096);
 			status = status_worse(status, EX_DATAERR);
@@ -361,7 +364,7 @@ jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
 			continue;
 		rec = json_loadb(line, linelen, JSON_ALLOW_NUL, &jerr);
 		if (rec == NULL || !json_is_object(rec)) {
-			bad_line(out, name, lineno, "bad-json",
+			bad_line(out, fn, arg, name, lineno, "bad-json",
 			    rec ? "not a JSON object" : jerr.text, line, linelen);
 			status = status_worse(status, EX_DATAERR);
 		} else

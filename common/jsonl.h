@@ -52,7 +52,9 @@ int	 jsonl_loop(FILE *fp, const char *name, FILE *out,
  * from a pipe that has nothing more yet): the moment to make a batch of
  * work durable and let its records go.  idle returns 0 or a sysexits
  * code, which counts towards the status.  The input is read with
- * read(2) on fileno(fp), never through fp's buffer.
+ * read(2) on fileno(fp), never through fp's buffer.  With out NULL, the
+ * error records of bad lines go to fn too (kind "error"), so that a tool
+ * holding records back keeps them in order.
  */
 int	 jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
 	    int (*fn)(json_t *rec, void *arg), int (*idle)(void *arg),

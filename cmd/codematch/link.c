@@ -437,16 +437,19 @@ set_case(json_t *rec, const char *casecode, const char *tcode, long number,
 	json_object_set_new(rec, "case", c);
 }
 
+/* The record says the case step failed; why is reason, else errno. */
 static int
-fail(json_t *rec, const char *code, int status, const char *what)
+fail(json_t *rec, const char *code, int status, const char *what,
+    const char *reason)
 {
 	json_t *c = json_object();
 	const char *id = jstr(rec, "id");
 
-	diag(id ? id : "record", what, "%s", strerror(errno));
+	reason = reason ? reason : strerror(errno);
+	diag(id ? id : "record", what, "%s", reason);
 	json_object_set_new(c, "action", json_string("error"));
 	json_object_set_new(c, "error", jsonl_error(code, "%s: %s", what,
-	    strerror(errno)));
+	    reason));
 	json_object_set_new(rec, "case", c);
 	return status;
 }
@@ -480,7 +483,7 @@ create_case(struct linker *lk, json_t *rec, const char *key, const char *code)
 	json_decref(state);
 	json_decref(e);
 	if (r == -1)
-		return fail(rec, "case-store", EX_TEMPFAIL, "create case");
+		return fail(rec, "case-store", EX_TEMPFAIL, "create case", NULL);
 	lk->dirty = 1;
 	set_case(rec, code, code, 0, "created", NULL, 1);
 	return 0;
@@ -497,20 +500,22 @@ link_to(struct linker *lk, json_t *rec, const char *key, struct target *t)
 
 	verified = t->mac || is_participant(state, first_addr(rec, "from"));
 	if (cases_msgid_put(lk->cs, key, t->tcode, NULL) == -1)
-		return fail(rec, "case-store", EX_TEMPFAIL, "index message-id");
+		return fail(rec, "case-store", EX_TEMPFAIL, "index message-id", NULL);
 	lk->dirty = 1;
 	if (status != NULL && !strcmp(status, "closed")) {
 		json_object_set_new(state, "status", json_string("open"));
 		action = "reopened";
 		changed = 1;
 	}
-	changed |= note_people(state, rec);
+	/* A stranger does not become one of the people by writing once. */
+	if (verified)
+		changed |= note_people(state, rec);
 	changed |= note_subject(state, jstr(rec, "subject"));
 	if (changed) {
 		cases_now(now, sizeof(now));
 		json_object_set_new(state, "updated", json_string(now));
 		if (cases_write(lk->cs, t->casecode, state) == -1)
-			return fail(rec, "case-store", EX_TEMPFAIL, "write case");
+			return fail(rec, "case-store", EX_TEMPFAIL, "write case", NULL);
 	}
 	if ((number = thread_number(state, t->tcode)) < 0)
 		number = 0;
@@ -518,7 +523,7 @@ link_to(struct linker *lk, json_t *rec, const char *key, struct target *t)
 	r = cases_append(lk->cs, t->casecode, e);
 	json_decref(e);
 	if (r == -1)
-		return fail(rec, "case-store", EX_TEMPFAIL, "append to thread");
+		return fail(rec, "case-store", EX_TEMPFAIL, "append to thread", NULL);
 	set_case(rec, t->casecode, t->tcode, number, action, t->link, verified);
 	if (!verified)
 		diag(t->casecode, "link", "sender %s is on none of the case's "
@@ -537,11 +542,9 @@ link_one(struct linker *lk, json_t *rec)
 	json_t *hstate;
 	int r;
 
-	if (id == NULL || !hash_is_hex(id)) {
-		errno = EINVAL;
-		return fail(rec, "bad-record", EX_DATAERR,
+	if (id == NULL || !hash_is_hex(id))
+		return fail(rec, "bad-record", EX_DATAERR, "link",
 		    "a message record needs \"id\", a SHA-256");
-	}
 	/* The dedup key: the Message-ID, or the bytes for mail without one. */
 	if (mid != NULL && *mid != '\0')
 		cases_msgkey(mid, key);
@@ -570,7 +573,7 @@ link_one(struct linker *lk, json_t *rec)
 			if ((t.state = cases_read(lk->cs, hadcase, NULL)) == NULL)
 				return errno == ENOENT ?
 				    create_case(lk, rec, key, hadcase) :
-				    fail(rec, "case-store", EX_TEMPFAIL, "read case");
+				    fail(rec, "case-store", EX_TEMPFAIL, "read case", NULL);
 			snprintf(t.casecode, sizeof(t.casecode), "%s", hadcase);
 			snprintf(t.tcode, sizeof(t.tcode), "%s", had);
 			t.link = "message-id";
@@ -586,10 +589,12 @@ link_one(struct linker *lk, json_t *rec)
 		return 0;
 	}
 	if (cases_new_code(lk->cs, NULL, code) == -1)
-		return fail(rec, "case-store", EX_TEMPFAIL, "new code");
+		return fail(rec, "case-store", EX_TEMPFAIL, "new code", NULL);
 	lk->dirty = 1;
 	if ((r = cases_msgid_put(lk->cs, key, code, NULL)) != 0)
-		return fail(rec, "case-store", EX_TEMPFAIL, "index message-id");
+		return fail(rec, "case-store", r == 1 ? EX_DATAERR : EX_TEMPFAIL,
+		    "index message-id", r == 1 ? "the index sends this "
+		    "Message-ID to a code that is not taken (see --fsck)" : NULL);
 	return create_case(lk, rec, key, code);
 }
 
@@ -603,7 +608,7 @@ link_record(json_t *rec, void *arg)
 	if (kind != NULL && !strcmp(kind, "message")) {
 		if (!lk->locked) {
 			if (cases_lock(lk->cs) == -1)
-				return fail(rec, "case-store", EX_TEMPFAIL, "lock");
+				return fail(rec, "case-store", EX_TEMPFAIL, "lock", NULL);
 			lk->locked = 1;
 		}
 		r = link_one(lk, rec);

@@ -95,7 +95,7 @@ link_stream(struct linker *lk, int argc, char **argv)
 
 	lk->pending = json_array();
 	if (argc == 0)
-		status = jsonl_loop_idle(stdin, "stdin", stdout, link_record,
+		status = jsonl_loop_idle(stdin, "stdin", NULL, link_record,
 		    link_flush, lk);
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "-"))
@@ -105,7 +105,7 @@ link_stream(struct linker *lk, int argc, char **argv)
 			status = status_worse(status, EX_NOINPUT);
 			continue;
 		}
-		status = status_worse(status, jsonl_loop_idle(fp, argv[i], stdout,
+		status = status_worse(status, jsonl_loop_idle(fp, argv[i], NULL,
 		    link_record, link_flush, lk));
 		if (fp != stdin)
 			fclose(fp);

@@ -10,11 +10,15 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "cases.h"
 #include "conf.h"
 #include "hash.h"
 #include "html.h"
 #include "jsonl.h"
 #include "msgsrc.h"
+#include "msgid.h"
 #include "spool.h"
 #include "tap.h"
 #include "utf8.h"
@@ -313,10 +317,76 @@ test_html(void)
 	free(t);
 }
 
-int
-main(void)
+static void
+test_cases(void)
 {
+	char dir[300], code[CASE_CODE_MAX + 1], code2[CASE_CODE_MAX + 1];
+	char id[MSGID_MAX + 1], got[CASE_CODE_MAX + 1], hex[65];
+	struct spool *sp;
+	struct cases *cs;
+
+	snprintf(dir, sizeof(dir), "%s/cases", tmpdir);
+	sp = spool_open(dir);
+	cs = sp ? cases_open(sp) : NULL;
+	ok(cs != NULL, "case store opens");
+	if (cs == NULL)
+		return;
+	ok(cases_code_ok("00000001") && cases_code_ok("1231708596000000") &&
+	    !cases_code_ok("") && !cases_code_ok("12a") &&
+	    !cases_code_ok("../etc") && !cases_code_ok("123456789012345678901"),
+	    "codes are 1 to 20 digits, nothing else");
+	ok(cases_new_code(cs, NULL, code) == 0 && strlen(code) == 8 &&
+	    strcmp(code, "00000000") != 0, "a new code has 8 digits: %s", code);
+	ok(cases_owner(cs, code, got) == 0 && !strcmp(got, code),
+	    "a case code owns itself");
+	ok(cases_new_code(cs, code, code2) == 0 && cases_owner(cs, code2, got) == 0 &&
+	    !strcmp(got, code), "a thread code leads to its case");
+	cases_msgkey("a@b", hex);
+	ok(cases_msgid_put(cs, hex, code, NULL) == 0, "a Message-ID is indexed");
+	ok(cases_msgid_put(cs, hex, code2, got) == 1 && !strcmp(got, code),
+	    "the first entry for a Message-ID stays");
+
+	ok(msgid_verify(sp, "mc.12345678.0011223344556677.00112233445566778899aabbccddeeff@x",
+	    got) == 0, "no key yet: no id verifies");
+	ok(msgid_make(sp, code, "soc.example", id, sizeof(id)) == 0 &&
+	    strncmp(id, "mc.", 3) == 0, "a Message-ID is made: %s", id);
+	ok(msgid_verify(sp, id, got) == 1 && !strcmp(got, code),
+	    "it verifies and names its code");
+	id[strlen("mc.") + 1] ^= 1;
+	ok(msgid_verify(sp, id, got) == 0, "a changed code does not verify");
+	id[strlen("mc.") + 1] ^= 1;
+	id[strcspn(id, "@") - 1] ^= 1;
+	ok(msgid_verify(sp, id, got) == 0, "a changed MAC does not verify");
+	ok(msgid_verify(sp, "<junk>", got) == 0 && msgid_verify(sp, "mc.1.x.y@z",
+	    got) == 0, "junk does not verify");
+
+	cases_close(cs);
+	spool_close(sp);
+}
+
+/* "common mkmsgid SPOOL CODE": a Message-ID for tests of the tools. */
+static int
+mkmsgid(const char *dir, const char *code)
+{
+	char id[MSGID_MAX + 1];
+	struct spool *sp;
+
+	if (sodium_init() == -1 || (sp = spool_open(dir)) == NULL ||
+	    msgid_make(sp, code, "soc.example", id, sizeof(id)) == -1)
+		return 1;
+	printf("%s\n", id);
+	spool_close(sp);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc == 4 && !strcmp(argv[1], "mkmsgid"))
+		return mkmsgid(argv[2], argv[3]);
 	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	if (sodium_init() == -1)
 		return 1;
 	test_utf8();
 	test_jsonl();
@@ -324,6 +394,7 @@ main(void)
 	test_spool();
 	test_conf();
 	test_html();
+	test_cases();
 	{
 		char cmd[300];
 
