@@ -329,11 +329,16 @@ jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
 			 * read(2), not fread(3): a pipe gives what is there, so
 			 * a record goes on as soon as its line is complete.
 			 */
-			if (idle != NULL && !ready(fd))
+			if (idle != NULL && fd != -1 && !ready(fd))
 				status = status_worse(status, idle(arg));
-			while ((got = read(fd, buf + len, cap - len)) == -1 &&
-			    errno == EINTR)
-				;
+			if (fd == -1) {		/* a stream without a descriptor */
+				got = (ssize_t)fread(buf + len, 1, cap - len, fp);
+				if (got == 0 && ferror(fp))
+					got = -1;
+			} else
+				while ((got = read(fd, buf + len, cap - len)) == -1 &&
+				    errno == EINTR)
+					;
 			if (got <= 0) {
 				if (got == -1) {
 					diag(name, "read", "%s", strerror(errno));
