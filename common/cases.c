@@ -29,7 +29,6 @@ struct cases {
 /* Draws before cases_new_code gives up: the space is 10^8 codes. */
 #define NEW_CODE_TRIES	1000
 
-static int	write_all(int, const char *, size_t);
 static int	link_get(int, const char *, char *);
 static int	cut_torn_tail(int, off_t);
 
@@ -106,23 +105,6 @@ cases_code_ok(const char *s)
 		if (s[n] < '0' || s[n] > '9' || n == CASE_CODE_MAX)
 			return 0;
 	return n > 0;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Read the code a symlink index entry holds. */
@@ -353,7 +335,7 @@ write_file_at(int dirfd, const char *path, json_t *j)
 	    0600)) == -1)
 		return -1;
 	line = jsonl_dump(j, &len);
-	r = write_all(fd, line, len);
+	r = spool_write_all(fd, line, len);
 	saved = errno;
 	free(line);
 	if (close(fd) == -1 && r == 0) {
@@ -446,7 +428,7 @@ cases_append(struct cases *cs, const char *code, json_t *entry)
 			goto out;
 	}
 	line = jsonl_dump(entry, &len);
-	r = write_all(fd, line, len);
+	r = spool_write_all(fd, line, len);
 	free(line);
 out:
 	saved = errno;

@@ -30,7 +30,6 @@ struct spool {
 	size_t		 nstaged, capstaged;
 };
 
-static int	write_all(int, const void *, size_t);
 static int	mkdirs_at(int, const char *);
 static int	tmp_create(struct spool *, char *, size_t);
 static void	tmp_sweep(struct spool *);
@@ -97,8 +96,8 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+spool_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t n;
@@ -263,7 +262,7 @@ spool_put(struct spool *sp, const char *area, const char *hex,
 
 	if ((fd = tmp_create(sp, st.tmp, sizeof(st.tmp))) == -1)
 		return -1;
-	if (write_all(fd, data, len) == -1) {
+	if (spool_write_all(fd, data, len) == -1) {
 		saved = errno;
 		close(fd);
 		unlinkat(sp->tmpfd, st.tmp, 0);
@@ -427,7 +426,7 @@ replace(struct spool *sp, const char *relpath, const void *data, size_t len,
 		snprintf(dir, sizeof(dir), ".");
 	if ((fd = tmp_create(sp, tmp, sizeof(tmp))) == -1)
 		return -1;
-	if (write_all(fd, data, len) == -1 || (durable && fsync(fd) == -1))
+	if (spool_write_all(fd, data, len) == -1 || (durable && fsync(fd) == -1))
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;

@@ -81,6 +81,9 @@ int		 spool_dirfd(const struct spool *);
  */
 int		 spool_tmppath(struct spool *, char *buf, size_t bufsz);
 
+/* Write all len bytes to fd, again after EINTR and short writes; 0 or -1. */
+int		 spool_write_all(int fd, const void *data, size_t len);
+
 /* Files in tmp/ older than this are leftovers of a crash. */
 #define SPOOL_TMP_STALE	(36 * 3600)
 

@@ -450,37 +450,65 @@ view_thread(struct cases *cs, const char *code, long thread, int html)
 	return fflush(stdout) == EOF ? EX_IOERR : 0;
 }
 
-int
-case_set_status(struct cases *cs, const char *code, const char *status)
+/*
+ * Take the store lock and read the case behind code; NULL (the lock let
+ * go, *status set, the reason printed) when that fails.
+ */
+static json_t *
+change_begin(struct cases *cs, const char *code, char *casecode, int *status)
 {
-	char casecode[CASE_CODE_MAX + 1], now[32];
 	json_t *state;
-	int r = 0;
 
 	if (cases_lock(cs) == -1) {
 		diag("case store", "lock", "%s", strerror(errno));
-		return EX_TEMPFAIL;
+		*status = EX_TEMPFAIL;
+		return NULL;
 	}
 	if (case_resolve(cs, code, casecode) == -1) {
-		r = EX_NOINPUT;
-		goto out;
+		*status = EX_NOINPUT;
+		goto fail;
 	}
 	if ((state = cases_read(cs, casecode, NULL)) == NULL) {
 		diag(casecode, "read case", "%s", strerror(errno));
-		r = EX_IOERR;
-		goto out;
+		*status = EX_IOERR;
+		goto fail;
 	}
+	return state;
+fail:
+	cases_unlock(cs);
+	return NULL;
+}
+
+/* Write the changed state durably, let go of state and lock. */
+static int
+change_end(struct cases *cs, const char *casecode, json_t *state)
+{
+	char now[32];
+	int r = 0;
+
 	cases_now(now, sizeof(now));
-	json_object_set_new(state, "status", json_string(status));
 	json_object_set_new(state, "updated", json_string(now));
 	if (cases_write(cs, casecode, state) == -1 || cases_sync(cs) == -1) {
 		diag(casecode, "write case", "%s", strerror(errno));
 		r = EX_IOERR;
-	} else
-		printf("%s %s\n", casecode, status);
+	}
 	json_decref(state);
-out:
 	cases_unlock(cs);
+	return r;
+}
+
+int
+case_set_status(struct cases *cs, const char *code, const char *status)
+{
+	char casecode[CASE_CODE_MAX + 1];
+	json_t *state;
+	int r = 0;
+
+	if ((state = change_begin(cs, code, casecode, &r)) == NULL)
+		return r;
+	json_object_set_new(state, "status", json_string(status));
+	if ((r = change_end(cs, casecode, state)) == 0)
+		printf("%s %s\n", casecode, status);
 	return r;
 }
 
@@ -494,45 +522,35 @@ case_new_thread(struct cases *cs, const char *code, const char *given,
 {
 	char casecode[CASE_CODE_MAX + 1], tcode[CASE_CODE_MAX + 1], now[32];
 	char path[64];
-	json_t *state, *threads, *t;
+	json_t *state, *t;
 	json_int_t max = -1;
 	size_t i;
 	int r = 0;
 
-	if (cases_lock(cs) == -1) {
-		diag("case store", "lock", "%s", strerror(errno));
-		return EX_TEMPFAIL;
-	}
-	if (case_resolve(cs, code, casecode) == -1) {
-		r = EX_NOINPUT;
-		goto out;
-	}
-	if ((state = cases_read(cs, casecode, NULL)) == NULL) {
-		diag(casecode, "read case", "%s", strerror(errno));
-		r = EX_IOERR;
-		goto out;
-	}
+	if ((state = change_begin(cs, code, casecode, &r)) == NULL)
+		return r;
 	if (given != NULL) {
 		snprintf(path, sizeof(path), "index/code/%s", given);
-		if (!cases_code_ok(given) || symlinkat(casecode,
-		    spool_dirfd(cases_spool(cs)), path) == -1) {
+		if (!cases_code_ok(given))
+			r = EX_DATAERR;
+		else if (symlinkat(casecode, spool_dirfd(cases_spool(cs)),
+		    path) == -1)
+			r = errno == EEXIST ? EX_DATAERR : EX_IOERR;
+		if (r != 0)
 			diag(given, "new thread", "%s", !cases_code_ok(given) ?
 			    "not a code: 1 to 20 digits" : errno == EEXIST ?
 			    "code taken already" : strerror(errno));
-			r = errno == EEXIST || !cases_code_ok(given) ?
-			    EX_DATAERR : EX_IOERR;
-			json_decref(state);
-			goto out;
-		}
 		snprintf(tcode, sizeof(tcode), "%s", given);
 	} else if (cases_new_code(cs, casecode, tcode) == -1) {
 		diag(casecode, "new thread code", "%s", strerror(errno));
 		r = EX_IOERR;
-		json_decref(state);
-		goto out;
 	}
-	threads = json_object_get(state, "threads");
-	json_array_foreach(threads, i, t)
+	if (r != 0) {
+		json_decref(state);
+		cases_unlock(cs);
+		return r;
+	}
+	json_array_foreach(json_object_get(state, "threads"), i, t)
 		if (json_integer_value(json_object_get(t, "number")) > max)
 			max = json_integer_value(json_object_get(t, "number"));
 	cases_now(now, sizeof(now));
@@ -541,15 +559,8 @@ case_new_thread(struct cases *cs, const char *code, const char *given,
 	json_object_set_new(t, "number", json_integer(max + 1));
 	json_object_set_new(t, "subject", jsonl_cstr(subject ? subject : ""));
 	json_object_set_new(t, "created", json_string(now));
-	json_array_append_new(threads, t);
-	json_object_set_new(state, "updated", json_string(now));
-	if (cases_write(cs, casecode, state) == -1 || cases_sync(cs) == -1) {
-		diag(casecode, "write case", "%s", strerror(errno));
-		r = EX_IOERR;
-	} else
+	json_array_append_new(json_object_get(state, "threads"), t);
+	if ((r = change_end(cs, casecode, state)) == 0)
 		printf("%s %lld\n", tcode, (long long)(max + 1));
-	json_decref(state);
-out:
-	cases_unlock(cs);
 	return r;
 }
