@@ -23,6 +23,9 @@
 struct cases {
 	struct spool	*sp;
 	int		 dirfd;		/* the spool's */
+	int		 casesfd;	/* cases/ */
+	int		 codefd;	/* index/code/ */
+	int		 msgidfd;	/* index/msgid/ */
 	int		 lockfd;
 };
 
@@ -42,11 +45,19 @@ cases_open(struct spool *sp)
 		return NULL;
 	cs->sp = sp;
 	cs->dirfd = spool_dirfd(sp);
-	cs->lockfd = -1;
+	cs->lockfd = cs->casesfd = cs->codefd = cs->msgidfd = -1;
 	if ((mkdirat(cs->dirfd, "cases", 0700) == -1 && errno != EEXIST) ||
 	    (mkdirat(cs->dirfd, "index", 0700) == -1 && errno != EEXIST) ||
 	    (mkdirat(cs->dirfd, "index/code", 0700) == -1 && errno != EEXIST) ||
 	    (mkdirat(cs->dirfd, "index/msgid", 0700) == -1 && errno != EEXIST))
+		goto fail;
+	/* Lookups start at these: fewer path components per message. */
+	if ((cs->casesfd = openat(cs->dirfd, "cases", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 ||
+	    (cs->codefd = openat(cs->dirfd, "index/code", O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (cs->msgidfd = openat(cs->dirfd, "index/msgid", O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1)
 		goto fail;
 	if ((cs->lockfd = openat(cs->dirfd, "index/lock",
 	    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
@@ -54,7 +65,7 @@ cases_open(struct spool *sp)
 	return cs;
 fail:
 	saved = errno;
-	free(cs);
+	cases_close(cs);
 	errno = saved;
 	return NULL;
 }
@@ -66,6 +77,12 @@ cases_close(struct cases *cs)
 		return;
 	if (cs->lockfd != -1)
 		close(cs->lockfd);
+	if (cs->casesfd != -1)
+		close(cs->casesfd);
+	if (cs->codefd != -1)
+		close(cs->codefd);
+	if (cs->msgidfd != -1)
+		close(cs->msgidfd);
 	free(cs);
 }
 
@@ -130,27 +147,22 @@ link_get(int dirfd, const char *path, char *code)
 int
 cases_owner(struct cases *cs, const char *code, char *owner)
 {
-	char path[64];
-
 	if (!cases_code_ok(code)) {
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(path, sizeof(path), "index/code/%s", code);
-	return link_get(cs->dirfd, path, owner);
+	return link_get(cs->codefd, code, owner);
 }
 
 int
 cases_new_code(struct cases *cs, const char *owner, char *code)
 {
-	char path[64];
 	int i;
 
 	for (i = 0; i < NEW_CODE_TRIES; i++) {
 		snprintf(code, CASE_CODE_MAX + 1, "%0*u", CASE_CODE_DIGITS,
 		    randombytes_uniform(99999999) + 1);
-		snprintf(path, sizeof(path), "index/code/%s", code);
-		if (symlinkat(owner ? owner : code, cs->dirfd, path) == 0)
+		if (symlinkat(owner ? owner : code, cs->codefd, code) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
@@ -172,7 +184,7 @@ msgid_path(char *buf, size_t bufsz, const char *hex)
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(buf, bufsz, "index/msgid/%.2s/%s", hex, hex);
+	snprintf(buf, bufsz, "%.2s/%s", hex, hex);
 	return 0;
 }
 
@@ -183,7 +195,7 @@ cases_msgid_get(struct cases *cs, const char *hex, char *code)
 
 	if (msgid_path(path, sizeof(path), hex) == -1)
 		return -1;
-	return link_get(cs->dirfd, path, code);
+	return link_get(cs->msgidfd, path, code);
 }
 
 int
@@ -194,18 +206,18 @@ cases_msgid_put(struct cases *cs, const char *hex, const char *code,
 
 	if (msgid_path(path, sizeof(path), hex) == -1)
 		return -1;
-	if (symlinkat(code, cs->dirfd, path) == 0)
+	if (symlinkat(code, cs->msgidfd, path) == 0)
 		return 0;
 	if (errno == ENOENT) {
-		snprintf(dir, sizeof(dir), "index/msgid/%.2s", hex);
-		if (mkdirat(cs->dirfd, dir, 0700) == -1 && errno != EEXIST)
+		snprintf(dir, sizeof(dir), "%.2s", hex);
+		if (mkdirat(cs->msgidfd, dir, 0700) == -1 && errno != EEXIST)
 			return -1;
-		if (symlinkat(code, cs->dirfd, path) == 0)
+		if (symlinkat(code, cs->msgidfd, path) == 0)
 			return 0;
 	}
 	if (errno != EEXIST)
 		return -1;
-	if (code_had != NULL && link_get(cs->dirfd, path, code_had) == -1)
+	if (code_had != NULL && link_get(cs->msgidfd, path, code_had) == -1)
 		return -1;
 	return 1;
 }
@@ -233,31 +245,36 @@ cases_parse_time(const char *s)
 	return timegm(&tm);
 }
 
-/* Read a whole small file at path below dirfd; malloc'ed, NUL-terminated. */
+/*
+ * Read a whole small file at path below dirfd; malloc'ed, NUL-terminated.
+ * No fstat(2): a read that returns less than asked is the end of a
+ * regular file, and a case file fits the first buffer.
+ */
 static char *
 slurp(int dirfd, const char *path, size_t *lenp)
 {
-	struct stat st;
-	char *buf = NULL;
+	char *buf, *p;
+	size_t len = 0, cap = 4096;
 	ssize_t n;
-	size_t len = 0;
 	int fd, saved;
 
 	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
-	if (fstat(fd, &st) == -1)
+	if ((buf = malloc(cap)) == NULL)
 		goto fail;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto fail;
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
+	for (;;) {
+		n = read(fd, buf + len, cap - len - 1);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			goto fail;
-		if (n == 0)
-			break;
 		len += (size_t)n;
+		if (n == 0 || len + 1 < cap)	/* the end, or a short read */
+			break;
+		if ((p = realloc(buf, 2 * cap)) == NULL)
+			goto fail;
+		buf = p;
+		cap *= 2;
 	}
 	buf[len] = '\0';
 	close(fd);
@@ -272,21 +289,22 @@ fail:
 }
 
 json_t *
-cases_read(struct cases *cs, const char *code, time_t *modified)
+cases_read(struct cases *cs, const char *code, time_t *modified,
+    struct case_thread *th)
 {
 	char path[64], *buf;
 	struct stat st;
 	json_error_t jerr;
 	json_t *state;
 	size_t len;
-	time_t t;
+	int tfd = -1, saved;
 
 	if (!cases_code_ok(code)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "cases/%s/case", code);
-	if ((buf = slurp(cs->dirfd, path, &len)) == NULL)
+	snprintf(path, sizeof(path), "%s/case", code);
+	if ((buf = slurp(cs->casesfd, path, &len)) == NULL)
 		return NULL;
 	state = json_loadb(buf, len, 0, &jerr);
 	free(buf);
@@ -295,15 +313,29 @@ cases_read(struct cases *cs, const char *code, time_t *modified)
 		errno = EBADMSG;
 		return NULL;
 	}
+	snprintf(path, sizeof(path), "%s/thread", code);
+	if (th != NULL) {
+		if ((tfd = openat(cs->casesfd, path, O_RDWR | O_APPEND |
+		    O_CLOEXEC)) == -1 || fstat(tfd, &st) == -1)
+			goto fail;
+		th->fd = tfd;
+		th->size = st.st_size;
+	} else if (modified != NULL && fstatat(cs->casesfd, path, &st, 0) == -1)
+		st.st_mtime = 0;
 	if (modified != NULL) {
-		t = cases_parse_time(json_string_value(json_object_get(state,
-		    "updated")));
-		snprintf(path, sizeof(path), "cases/%s/thread", code);
-		if (fstatat(cs->dirfd, path, &st, 0) == 0 && st.st_mtime > t)
-			t = st.st_mtime;
-		*modified = t;
+		*modified = cases_parse_time(json_string_value(
+		    json_object_get(state, "updated")));
+		if (st.st_mtime > *modified)
+			*modified = st.st_mtime;
 	}
 	return state;
+fail:
+	saved = errno;
+	if (tfd != -1)
+		close(tfd);
+	json_decref(state);
+	errno = saved;
+	return NULL;
 }
 
 int
@@ -407,10 +439,9 @@ cut_torn_tail(int fd, off_t size)
 int
 cases_append(struct cases *cs, const char *code, json_t *entry)
 {
-	char path[64], last, *line;
-	struct stat st;
-	size_t len;
-	int fd, r = -1, saved;
+	struct case_thread th;
+	char path[64];
+	int fd, r, saved;
 
 	if (!cases_code_ok(code)) {
 		errno = EINVAL;
@@ -419,21 +450,38 @@ cases_append(struct cases *cs, const char *code, json_t *entry)
 	snprintf(path, sizeof(path), "cases/%s/thread", code);
 	if ((fd = openat(cs->dirfd, path, O_RDWR | O_APPEND | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1)
-		goto out;
-	if (st.st_size > 0) {
-		if (pread(fd, &last, 1, st.st_size - 1) != 1)
-			goto out;
-		if (last != '\n' && cut_torn_tail(fd, st.st_size) == -1)
-			goto out;
-	}
-	line = jsonl_dump(entry, &len);
-	r = spool_write_all(fd, line, len);
-	free(line);
-out:
+	th.fd = fd;
+	th.size = -1;	/* ask */
+	r = cases_append_fd(&th, entry);
 	saved = errno;
 	close(fd);
 	errno = saved;
+	return r;
+}
+
+int
+cases_append_fd(struct case_thread *th, json_t *entry)
+{
+	struct stat st;
+	char last, *line;
+	size_t len;
+	int r;
+
+	if (th->size < 0) {
+		if (fstat(th->fd, &st) == -1)
+			return -1;
+		th->size = st.st_size;
+	}
+	if (th->size > 0) {
+		if (pread(th->fd, &last, 1, th->size - 1) != 1)
+			return -1;
+		if (last != '\n' && cut_torn_tail(th->fd, th->size) == -1)
+			return -1;
+	}
+	line = jsonl_dump(entry, &len);
+	if ((r = spool_write_all(th->fd, line, len)) == 0)
+		th->size = -1;	/* a torn tail was cut: ask again */
+	free(line);
 	return r;
 }
 

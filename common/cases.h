@@ -22,6 +22,8 @@
 #ifndef CASES_H
 #define CASES_H
 
+#include <sys/types.h>
+
 #include <time.h>
 
 #include <jansson.h>
@@ -73,11 +75,18 @@ int		 cases_msgid_put(struct cases *, const char *hex,
 
 /*
  * The state of case code (a new reference, the caller decrefs), and in
- * *modified the time it last changed: the later of its "updated" field
- * and the last append to its thread.  NULL with errno ENOENT when there
- * is no such case, EBADMSG when its state file is not a JSON object.
+ * *modified (if not NULL) the time it last changed: the later of its
+ * "updated" field and the last append to its thread.  With th not NULL,
+ * the thread is left open for cases_append_fd() in th->fd, which the
+ * caller closes.  NULL with errno ENOENT when there is no such case, EBADMSG
+ * when its state file is not a JSON object.
  */
-json_t		*cases_read(struct cases *, const char *code, time_t *modified);
+struct case_thread {
+	int	fd;
+	off_t	size;	/* as last seen; -1: unknown */
+};
+json_t		*cases_read(struct cases *, const char *code, time_t *modified,
+		    struct case_thread *th);
 
 /* Replace the state of an existing case. */
 int		 cases_write(struct cases *, const char *code, json_t *state);
@@ -94,6 +103,9 @@ int		 cases_create(struct cases *, const char *code, json_t *state,
  * end is cut off first.
  */
 int		 cases_append(struct cases *, const char *code, json_t *entry);
+
+/* The same through a thread opened by cases_read(). */
+int		 cases_append_fd(struct case_thread *, json_t *entry);
 
 /* Nonzero when the case's thread holds an entry whose "key" is hex. */
 int		 cases_has_key(struct cases *, const char *code, const char *hex);

@@ -156,7 +156,7 @@ check_case(const char *code, void *arg)
 
 	f->cases++;
 	f->code = code;
-	if ((state = cases_read(f->cs, code, NULL)) == NULL) {
+	if ((state = cases_read(f->cs, code, NULL, NULL)) == NULL) {
 		problem(f, code, "state: %s", strerror(errno));
 		return 0;
 	}

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cases.h"
 #include "codematch.h"
@@ -88,6 +89,8 @@ strip_quoted(const char *html)
 	}
 	return s;
 }
+
+static int	subject_matches(json_t *, const char *);
 
 static int
 contains(json_t *arr, const char *s)
@@ -233,14 +236,21 @@ thread_number(json_t *state, const char *tcode)
 	return -1;
 }
 
+/* XSOAR's MessageTime, made once a second: a stream links thousands. */
 static void
 now_xsoar(char *buf, size_t bufsz)
 {
+	static char last[40];
+	static time_t when = -1;
 	time_t t = time(NULL);
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SUTC", &tm);
+	if (t != when) {
+		gmtime_r(&t, &tm);
+		strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SUTC", &tm);
+		when = t;
+	}
+	snprintf(buf, bufsz, "%s", last);
 }
 
 /* The inbound thread entry of a message record. */
@@ -308,21 +318,38 @@ note_people(json_t *state, json_t *rec)
 	return changed;
 }
 
+/*
+ * Remember the subject of a message for subject matching.  An original
+ * subject never holds '<' or '>', so only the text after a code can
+ * match: keep that, and only when no subject the case knows holds it
+ * already (a reply's "Re: <code> X" adds nothing to a case about "X",
+ * and the case's state is not written again for it).
+ */
 static int
 note_subject(json_t *state, const char *subject)
 {
 	json_t *s = json_object_get(state, "subjects");
+	char *code, *orig;
+	int added = 0;
 
-	if (subject == NULL || contains(s, subject))
+	if (subject == NULL)
 		return 0;
-	if (!json_is_array(s)) {
-		s = json_array();
-		json_object_set_new(state, "subjects", s);
+	if (subject_split(subject, &code, &orig) == -1) {
+		orig = xstrdup(subject);
+		code = NULL;
 	}
-	if (json_array_size(s) >= MAX_SUBJECTS)
-		return 0;
-	json_array_append_new(s, jsonl_cstr(subject));
-	return 1;
+	if (*orig != '\0' && !subject_matches(state, orig) &&
+	    json_array_size(s) < MAX_SUBJECTS) {
+		if (!json_is_array(s)) {
+			s = json_array();
+			json_object_set_new(state, "subjects", s);
+		}
+		json_array_append_new(s, jsonl_cstr(orig));
+		added = 1;
+	}
+	free(code);
+	free(orig);
+	return added;
 }
 
 static int
@@ -349,7 +376,18 @@ struct target {
 	const char *link;
 	int	 mac;		/* linked by a Message-ID we made */
 	json_t	*state;
+	struct case_thread th;	/* its thread, open for the append */
 };
+
+static void
+target_drop(struct target *t)
+{
+	json_decref(t->state);
+	t->state = NULL;
+	if (t->th.fd != -1)
+		close(t->th.fd);
+	t->th.fd = -1;
+}
 
 /* The case of thread code tcode, if it is a candidate; fills t. */
 static int
@@ -359,11 +397,11 @@ candidate(struct linker *lk, const char *tcode, struct target *t)
 
 	if (cases_owner(lk->cs, tcode, t->casecode) == -1)
 		return 0;
-	if ((t->state = cases_read(lk->cs, t->casecode, &modified)) == NULL)
+	if ((t->state = cases_read(lk->cs, t->casecode, &modified,
+	    &t->th)) == NULL)
 		return 0;
 	if (lk->days >= 0 && modified < time(NULL) - lk->days * 86400) {
-		json_decref(t->state);
-		t->state = NULL;
+		target_drop(t);
 		return 0;
 	}
 	snprintf(t->tcode, sizeof(t->tcode), "%s", tcode);
@@ -399,10 +437,8 @@ find_target(struct linker *lk, json_t *rec, struct target *t)
 		if (cases_code_ok(code) && candidate(lk, code, t)) {
 			if (!lk->match_subject || subject_matches(t->state, orig))
 				t->link = "subject-code";
-			else {
-				json_decref(t->state);
-				t->state = NULL;
-			}
+			else
+				target_drop(t);
 		}
 		free(code);
 		free(orig);
@@ -499,8 +535,6 @@ link_to(struct linker *lk, json_t *rec, const char *key, struct target *t)
 	int changed = 0, verified, r;
 
 	verified = t->mac || is_participant(state, first_addr(rec, "from"));
-	if (cases_msgid_put(lk->cs, key, t->tcode, NULL) == -1)
-		return fail(rec, "case-store", EX_TEMPFAIL, "index message-id", NULL);
 	lk->dirty = 1;
 	if (status != NULL && !strcmp(status, "closed")) {
 		json_object_set_new(state, "status", json_string("open"));
@@ -520,7 +554,7 @@ link_to(struct linker *lk, json_t *rec, const char *key, struct target *t)
 	if ((number = thread_number(state, t->tcode)) < 0)
 		number = 0;
 	e = inbound_entry(rec, key, t->tcode, number, t->link, verified);
-	r = cases_append(lk->cs, t->casecode, e);
+	r = cases_append_fd(&t->th, e);
 	json_decref(e);
 	if (r == -1)
 		return fail(rec, "case-store", EX_TEMPFAIL, "append to thread", NULL);
@@ -554,34 +588,53 @@ link_one(struct linker *lk, json_t *rec)
 		free(k);
 	}
 	memset(&t, 0, sizeof(t));
+	t.th.fd = -1;
 	find_target(lk, rec, &t);
 
+	if (t.link != NULL) {
+		/*
+		 * The index entry first: made new, the message is new (one
+		 * system call for the test and the write); there already, it
+		 * may have been linked before.
+		 */
+		if ((r = cases_msgid_put(lk->cs, key, t.tcode, had)) == -1) {
+			target_drop(&t);
+			return fail(rec, "case-store", EX_TEMPFAIL,
+			    "index message-id", NULL);
+		}
+		lk->dirty |= r == 0;
+		if (r == 1 && cases_owner(lk->cs, had, hadcase) == 0 &&
+		    !strcmp(hadcase, t.casecode) &&
+		    cases_has_key(lk->cs, hadcase, key)) {
+			set_case(rec, hadcase, had, thread_number(t.state, had),
+			    "duplicate", t.link, -1);
+			target_drop(&t);
+			return 0;
+		}
+		r = link_to(lk, rec, key, &t);
+		target_drop(&t);
+		return r;
+	}
 	if (cases_msgid_get(lk->cs, key, had) == 0 &&
-	    cases_owner(lk->cs, had, hadcase) == 0 &&
-	    (t.link == NULL || !strcmp(t.casecode, hadcase))) {
+	    cases_owner(lk->cs, had, hadcase) == 0) {
 		if (cases_has_key(lk->cs, hadcase, key)) {
-			hstate = cases_read(lk->cs, hadcase, NULL);
+			hstate = cases_read(lk->cs, hadcase, NULL, NULL);
 			set_case(rec, hadcase, had, hstate ?
 			    thread_number(hstate, had) : -1, "duplicate",
-			    t.link, -1);
+			    NULL, -1);
 			json_decref(hstate);
-			json_decref(t.state);
 			return 0;
 		}
 		/* A run before this one stopped half-way: finish its work. */
-		if (t.link == NULL) {
-			if ((t.state = cases_read(lk->cs, hadcase, NULL)) == NULL)
-				return errno == ENOENT ?
-				    create_case(lk, rec, key, hadcase) :
-				    fail(rec, "case-store", EX_TEMPFAIL, "read case", NULL);
-			snprintf(t.casecode, sizeof(t.casecode), "%s", hadcase);
-			snprintf(t.tcode, sizeof(t.tcode), "%s", had);
-			t.link = "message-id";
-		}
-	}
-	if (t.link != NULL) {
+		if ((t.state = cases_read(lk->cs, hadcase, NULL, &t.th)) == NULL)
+			return errno == ENOENT ?
+			    create_case(lk, rec, key, hadcase) :
+			    fail(rec, "case-store", EX_TEMPFAIL, "read case", NULL);
+		snprintf(t.casecode, sizeof(t.casecode), "%s", hadcase);
+		snprintf(t.tcode, sizeof(t.tcode), "%s", had);
+		t.link = "message-id";
 		r = link_to(lk, rec, key, &t);
-		json_decref(t.state);
+		target_drop(&t);
 		return r;
 	}
 	if (!lk->create) {

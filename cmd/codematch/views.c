@@ -84,7 +84,7 @@ list_one(const char *code, void *arg)
 	struct tm tm;
 	time_t mod;
 
-	if ((state = cases_read(l->cs, code, &mod)) == NULL) {
+	if ((state = cases_read(l->cs, code, &mod, NULL)) == NULL) {
 		diag(code, "read case", "%s", strerror(errno));
 		return 0;
 	}
@@ -404,7 +404,7 @@ view_thread(struct cases *cs, const char *code, long thread, int html)
 		return EX_NOINPUT;
 	if ((all = entries_of(cs, casecode)) == NULL)
 		return EX_IOERR;
-	state = cases_read(cs, casecode, NULL);
+	state = cases_read(cs, casecode, NULL, NULL);
 	if (html) {
 		printf("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
 		    "<meta http-equiv=\"Content-Security-Policy\" content=\""
@@ -468,7 +468,7 @@ change_begin(struct cases *cs, const char *code, char *casecode, int *status)
 		*status = EX_NOINPUT;
 		goto fail;
 	}
-	if ((state = cases_read(cs, casecode, NULL)) == NULL) {
+	if ((state = cases_read(cs, casecode, NULL, NULL)) == NULL) {
 		diag(casecode, "read case", "%s", strerror(errno));
 		*status = EX_IOERR;
 		goto fail;
