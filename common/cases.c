@@ -520,6 +520,21 @@ map_thread(struct cases *cs, const char *code, size_t *len)
 	return p;
 }
 
+long
+cases_count(struct cases *cs, const char *code)
+{
+	char *p;
+	size_t len, i;
+	long n = 0;
+
+	if ((p = map_thread(cs, code, &len)) == MAP_FAILED || p == NULL)
+		return 0;
+	for (i = 0; i < len; i++)
+		n += p[i] == '\n';
+	munmap(p, len);
+	return n;
+}
+
 int
 cases_has_key(struct cases *cs, const char *code, const char *hex)
 {

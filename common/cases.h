@@ -107,6 +107,9 @@ int		 cases_append(struct cases *, const char *code, json_t *entry);
 /* The same through a thread opened by cases_read(). */
 int		 cases_append_fd(struct case_thread *, json_t *entry);
 
+/* The number of whole entries in the case's thread (0 when unreadable). */
+long		 cases_count(struct cases *, const char *code);
+
 /* Nonzero when the case's thread holds an entry whose "key" is hex. */
 int		 cases_has_key(struct cases *, const char *code, const char *hex);
 

@@ -33,15 +33,19 @@ struct linker {
 };
 
 /* link.c */
+/*
+ * XSOAR's split of a subject into code and original subject (both
+ * malloc'ed, the caller frees); -1 and both NULL when there is no code.
+ */
 int	 subject_split(const char *subject, char **code, char **orig);
+/* The record loop's callback: link one record, hold it for the batch. */
 int	 link_record(json_t *rec, void *arg);
+/* End the batch: unlock, sync, write the held records; a sysexits code. */
 int	 link_flush(void *arg);
-json_t	*thread_entry_new(json_t *state, const char *thread_code);
-int	 participant_add(json_t *state, const char *addr);
+/* The string value of obj's key, or NULL. */
 const char *jstr(json_t *obj, const char *key);
-char	*strip_quoted(const char *html);
 
-/* views.c */
+/* views.c: each prints to stdout and returns 0 or a sysexits code. */
 int	 view_list(struct cases *, int which, int json);
 int	 view_summary(struct cases *, const char *code, int json);
 int	 view_thread(struct cases *, const char *code, long thread, int html);
@@ -56,10 +60,12 @@ struct inline_img {
 	const char	*vault;
 	const char	*type;
 };
+/* s with & < > " ' as character references; malloc'ed. */
+char	*html_escaped(const char *s);
 char	*html_sanitize(const char *html, size_t n, struct cases *,
 	    const struct inline_img *imgs, size_t nimgs);
 
-/* fsck.c */
+/* fsck.c: check the store, print what was found; 0 or EX_DATAERR. */
 int	 store_fsck(struct cases *);
 
 #endif

@@ -66,7 +66,7 @@ subject_split(const char *subject, char **code, char **orig)
 }
 
 /* The history below a reply, cut at the markers Gmail and Outlook put. */
-char *
+static char *
 strip_quoted(const char *html)
 {
 	static const char *markers[] = {
@@ -104,13 +104,25 @@ contains(json_t *arr, const char *s)
 	return 0;
 }
 
+/* A lowercase copy of an address (its case does not make it another). */
+static char *
+lower_dup(const char *addr)
+{
+	char *low = xstrdup(addr);
+	size_t i;
+
+	for (i = 0; low[i]; i++)
+		if (low[i] >= 'A' && low[i] <= 'Z')
+			low[i] += 'a' - 'A';
+	return low;
+}
+
 /* Add addr (lowercased) to the case's participants; 1 when it is new. */
-int
+static int
 participant_add(json_t *state, const char *addr)
 {
 	json_t *p = json_object_get(state, "participants");
 	char *low;
-	size_t i;
 	int added = 0;
 
 	if (addr == NULL || *addr == '\0')
@@ -119,10 +131,7 @@ participant_add(json_t *state, const char *addr)
 		p = json_array();
 		json_object_set_new(state, "participants", p);
 	}
-	low = xstrdup(addr);
-	for (i = 0; low[i]; i++)
-		if (low[i] >= 'A' && low[i] <= 'Z')
-			low[i] += 'a' - 'A';
+	low = lower_dup(addr);
 	if (!contains(p, low) && json_array_size(p) < MAX_PARTICIPANTS) {
 		json_array_append_new(p, jsonl_cstr(low));
 		added = 1;
@@ -135,15 +144,11 @@ static int
 is_participant(json_t *state, const char *addr)
 {
 	char *low;
-	size_t i;
 	int r;
 
 	if (addr == NULL)
 		return 0;
-	low = xstrdup(addr);
-	for (i = 0; low[i]; i++)
-		if (low[i] >= 'A' && low[i] <= 'Z')
-			low[i] += 'a' - 'A';
+	low = lower_dup(addr);
 	r = contains(json_object_get(state, "participants"), low);
 	free(low);
 	return r;
@@ -395,9 +400,16 @@ candidate(struct linker *lk, const char *tcode, struct target *t)
 {
 	time_t modified;
 
-	if (cases_owner(lk->cs, tcode, t->casecode) == -1)
-		return 0;
-	if ((t->state = cases_read(lk->cs, t->casecode, &modified,
+	/*
+	 * Most codes are a case's own: try its directory before the index
+	 * (a code is taken once, so no other case has that name).
+	 */
+	if ((t->state = cases_read(lk->cs, tcode, &modified, &t->th)) != NULL)
+		snprintf(t->casecode, sizeof(t->casecode), "%s", tcode);
+	else if (errno != ENOENT ||
+	    cases_owner(lk->cs, tcode, t->casecode) == -1 ||
+	    !strcmp(t->casecode, tcode) ||
+	    (t->state = cases_read(lk->cs, t->casecode, &modified,
 	    &t->th)) == NULL)
 		return 0;
 	if (lk->days >= 0 && modified < time(NULL) - lk->days * 86400) {

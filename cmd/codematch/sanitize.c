@@ -276,6 +276,16 @@ walk(struct san *sn, xmlNode *n, int depth)
 }
 
 char *
+html_escaped(const char *s)
+{
+	struct out o = { NULL, 0, 0 };
+
+	puts_(&o, "");
+	put_escaped(&o, s ? s : "");
+	return o.buf;
+}
+
+char *
 html_sanitize(const char *html, size_t n, struct cases *cs,
     const struct inline_img *imgs, size_t nimgs)
 {

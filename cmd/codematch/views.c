@@ -42,31 +42,6 @@ case_resolve(struct cases *cs, const char *code, char *casecode)
 	return 0;
 }
 
-/* The number of entries: lines of the thread log. */
-static long
-count_entries(struct cases *cs, const char *code)
-{
-	char path[64], *p;
-	struct stat st;
-	long n = 0;
-	size_t i;
-	int fd;
-
-	snprintf(path, sizeof(path), "cases/%s/thread", code);
-	if ((fd = openat(spool_dirfd(cases_spool(cs)), path,
-	    O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
-	    (p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-	    0)) != MAP_FAILED) {
-		for (i = 0; i < (size_t)st.st_size; i++)
-			n += p[i] == '\n';
-		munmap(p, (size_t)st.st_size);
-	}
-	close(fd);
-	return n;
-}
-
 struct listing {
 	struct cases	*cs;
 	int		 which;		/* 0 all, 1 open, 2 closed */
@@ -104,7 +79,7 @@ list_one(const char *code, void *arg)
 		json_object_set(rec, "created", json_object_get(state, "created"));
 		json_object_set_new(rec, "updated", json_string(updated));
 		json_object_set_new(rec, "messages",
-		    json_integer(count_entries(l->cs, code)));
+		    json_integer(cases_count(l->cs, code)));
 		json_object_set_new(rec, "threads", json_integer((json_int_t)
 		    json_array_size(json_object_get(state, "threads"))));
 		jsonl_write(stdout, rec);
@@ -115,7 +90,7 @@ list_one(const char *code, void *arg)
 			    "STATUS", "CREATED", "UPDATED", "MSGS", "SUBJECT");
 		printf("%-8s  %-6s  %-20s  %-20s  %5ld  ", code, status,
 		    jstr(state, "created") ? jstr(state, "created") : "",
-		    updated, count_entries(l->cs, code));
+		    updated, cases_count(l->cs, code));
 		put_safe(stdout, jstr(state, "subject"));
 		putchar('\n');
 	}
@@ -335,15 +310,10 @@ text_entry(json_t *e)
 static void
 html_escape(FILE *fp, const char *s)
 {
-	for (; s != NULL && *s; s++)
-		switch (*s) {
-		case '&':	fputs("&amp;", fp); break;
-		case '<':	fputs("&lt;", fp); break;
-		case '>':	fputs("&gt;", fp); break;
-		case '"':	fputs("&quot;", fp); break;
-		case '\'':	fputs("&#39;", fp); break;
-		default:	fputc(*s, fp);
-		}
+	char *e = html_escaped(s);
+
+	fputs(e, fp);
+	free(e);
 }
 
 static void
