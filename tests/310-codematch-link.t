@@ -191,6 +191,16 @@ ok "--list --json has the message count" \
     '[ "$(cm --list --json | jq -r "select(.code==\"$C\") | .messages")" = "$(wc -l < "$S/cases/$C/thread")" ]'
 ok "--fsck says the store is consistent" 'cm --fsck | grep -q "0 problems: consistent"'
 
+# A record goes out as soon as it is linked, while the input stays open.
+coproc CMP { $CM -d "$S"; }
+mk p1 "Streaming" alice@corp.example soc@corp.example >&"${CMP[1]}"
+line=
+read -t 20 -r line <&"${CMP[0]}"
+eval "exec ${CMP[1]}>&-"
+wait "$CMP_PID" 2>/dev/null
+ok "from a pipe that stays open, the record comes out at once" \
+    '[ "$(jq -r .case.action <<< "$line")" = created ]'
+
 # Bad input.
 {
 	mk b1 "Bad input neighbour" alice@corp.example soc@corp.example

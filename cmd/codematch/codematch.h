@@ -2,6 +2,7 @@
 #define CODEMATCH_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -44,6 +45,9 @@ int	 link_record(json_t *rec, void *arg);
 int	 link_flush(void *arg);
 /* The string value of obj's key, or NULL. */
 const char *jstr(json_t *obj, const char *key);
+
+/* feed.c: link the records of fp, parsed on a second thread; a status. */
+int	 feed_link(FILE *fp, const char *name, struct linker *lk);
 
 /* views.c: each prints to stdout and returns 0 or a sysexits code. */
 int	 view_list(struct cases *, int which, int json);

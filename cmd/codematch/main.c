@@ -95,8 +95,7 @@ link_stream(struct linker *lk, int argc, char **argv)
 
 	lk->pending = json_array();
 	if (argc == 0)
-		status = jsonl_loop_idle(stdin, "stdin", NULL, link_record,
-		    link_flush, lk);
+		status = feed_link(stdin, "stdin", lk);
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "-"))
 			fp = stdin;
@@ -105,8 +104,7 @@ link_stream(struct linker *lk, int argc, char **argv)
 			status = status_worse(status, EX_NOINPUT);
 			continue;
 		}
-		status = status_worse(status, jsonl_loop_idle(fp, argv[i], NULL,
-		    link_record, link_flush, lk));
+		status = status_worse(status, feed_link(fp, argv[i], lk));
 		if (fp != stdin)
 			fclose(fp);
 	}
