@@ -90,6 +90,12 @@ asan:
 	    CFLAGS='-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	    LDFLAGS='-fsanitize=address,undefined'
 
+# codematch with ThreadSanitizer: it parses on one thread, links on another.
+tsan:
+	$(MAKE) B=build/tsan BIN=build/tsan/bin MALLOC= \
+	    CFLAGS='-g -O1 -fsanitize=thread' LDFLAGS='-fsanitize=thread' \
+	    build/tsan/bin/codematch
+
 # Unit tests of common/ (TAP).
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -103,7 +109,7 @@ deps:
 
 check: deps
 	$(MAKE) all $(UNIT_BIN)
-	$(MAKE) asan
+	$(MAKE) asan tsan
 	mandoc -Tlint -W warning share/man/man1/*.1 share/man/man5/*.5 \
 	    share/man/man7/*.7
 	prove -j2 tests/*.t
@@ -126,7 +132,7 @@ install: all
 clean:
 	rm -rf build bin tests/out
 
-.PHONY: all asan deps check demo bench install clean
+.PHONY: all asan tsan deps check demo bench install clean
 SHELL = /bin/bash
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -274,9 +274,10 @@ bad_line(FILE *out, int (*fn)(json_t *, void *), void *arg, const char *name,
 	json_object_set_new(r, "error", jsonl_error(code, "line %lu: %s",
 	    lineno, text));
 	json_object_set_new(r, "input", jsonl_str(line, len));
-	if (out == NULL)
-		fn(r, arg);
-	else if (jsonl_write(out, r) == -1)
+	if (out == NULL) {
+		if (fn(r, arg) == JSONL_KEPT)
+			return;
+	} else if (jsonl_write(out, r) == -1)
 		diag(NULL, "write", "%s", strerror(errno));
 	json_decref(r);
 }
@@ -306,7 +307,7 @@ jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
 	char *buf = NULL, *line, *nl;
 	size_t cap = 0, pos = 0, len = 0, linelen;
 	unsigned long lineno = 0;
-	int status = 0, eof = 0, toolong = 0;
+	int status = 0, eof = 0, toolong = 0, r;
 	json_error_t jerr;
 	json_t *rec;
 
@@ -372,8 +373,10 @@ jsonl_loop_idle(FILE *fp, const char *name, FILE *out,
 			bad_line(out, fn, arg, name, lineno, "bad-json",
 			    rec ? "not a JSON object" : jerr.text, line, linelen);
 			status = status_worse(status, EX_DATAERR);
-		} else
-			status = status_worse(status, fn(rec, arg));
+		} else if ((r = fn(rec, arg)) == JSONL_KEPT)
+			continue;
+		else
+			status = status_worse(status, r);
 		json_decref(rec);
 	}
 	free(buf);

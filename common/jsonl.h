@@ -48,6 +48,12 @@ int	 jsonl_loop(FILE *fp, const char *name, FILE *out,
 	    int (*fn)(json_t *rec, void *arg), void *arg);
 
 /*
+ * What fn returns when it keeps the record (the reference is now its
+ * own; the loop does not free it), say to hand it to another thread.
+ */
+#define JSONL_KEPT	(-2)
+
+/*
  * The same, calling idle(arg) whenever the next read may block (input
  * from a pipe that has nothing more yet): the moment to make a batch of
  * work durable and let its records go.  idle returns 0 or a sysexits

@@ -42,13 +42,13 @@ push(json_t *rec, void *arg)
 		f->full = 1;
 		pthread_cond_wait(&f->room, &f->mu);
 	}
-	f->q[(f->head + f->n++) % FEED_QUEUE] = json_incref(rec);
+	f->q[(f->head + f->n++) % FEED_QUEUE] = rec;	/* ours now */
 	f->stalled = 0;
 	/* Wake the linker only when it sleeps: a futex call per record costs. */
 	if (f->waiting)
 		pthread_cond_signal(&f->more);
 	pthread_mutex_unlock(&f->mu);
-	return 0;
+	return JSONL_KEPT;
 }
 
 static int
