@@ -58,6 +58,13 @@ hash_sha256_hex(const void *data, size_t len, char hex[HASH_HEX_LEN + 1])
 }
 
 void
+hash_md5_hex(const void *data, size_t len, char hex[33])
+{
+	pthread_once(&once, init);
+	digest(md_md5, data, len, hex);
+}
+
+void
 hash_all(const void *data, size_t len, struct digests *d)
 {
 	pthread_once(&once, init);

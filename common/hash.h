@@ -22,6 +22,9 @@ struct digests {
 /* Write the lowercase hex SHA-256 of data into hex (65 bytes with NUL). */
 void	hash_sha256_hex(const void *data, size_t len, char hex[HASH_HEX_LEN + 1]);
 
+/* The lowercase hex MD5 of data (33 bytes with NUL). */
+void	hash_md5_hex(const void *data, size_t len, char hex[33]);
+
 /* MD5, SHA-1 and SHA-256 of data, as lowercase hex. */
 void	hash_all(const void *data, size_t len, struct digests *d);
 

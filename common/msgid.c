@@ -1,78 +1,16 @@
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "cases.h"
 #include "hash.h"
+#include "keys.h"
 #include "msgid.h"
 #include "spool.h"
 
 #define MAC_BYTES	16
-
-static int
-read_key(int dirfd, unsigned char key[crypto_auth_KEYBYTES])
-{
-	ssize_t n;
-	int fd;
-
-	if ((fd = openat(dirfd, "keys/msgid", O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, key, crypto_auth_KEYBYTES);
-	close(fd);
-	if (n != crypto_auth_KEYBYTES) {
-		errno = EBADMSG;
-		return -1;
-	}
-	return 0;
-}
-
-/* The key, made on first use; two tools racing to make it agree on one. */
-static int
-get_key(struct spool *sp, unsigned char key[crypto_auth_KEYBYTES])
-{
-	int dirfd = spool_dirfd(sp), fd, r, saved;
-	char tmp[96];
-
-	if (read_key(dirfd, key) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	if (mkdirat(dirfd, "keys", 0700) == -1 && errno != EEXIST)
-		return -1;
-	if (spool_tmppath(sp, tmp, sizeof(tmp)) == -1)
-		return -1;
-	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1)
-		return -1;
-	crypto_auth_keygen(key);
-	r = write(fd, key, crypto_auth_KEYBYTES) == crypto_auth_KEYBYTES &&
-	    fsync(fd) == 0 ? 0 : -1;
-	saved = errno;
-	close(fd);
-	sodium_memzero(key, crypto_auth_KEYBYTES);
-	/* link(2), not rename(2): the first key made wins, never replaced. */
-	if (r == 0 && linkat(dirfd, tmp, dirfd, "keys/msgid", 0) == -1 &&
-	    errno != EEXIST) {
-		saved = errno;
-		r = -1;
-	}
-	unlinkat(dirfd, tmp, 0);
-	if (r == -1) {
-		errno = saved;
-		return -1;
-	}
-	if ((fd = openat(dirfd, "keys", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(fd);
-		close(fd);
-	}
-	return read_key(dirfd, key);
-}
 
 static void
 mac_hex(const unsigned char key[crypto_auth_KEYBYTES], const char *msg,
@@ -96,7 +34,7 @@ msgid_make(struct spool *sp, const char *code, const char *domain, char *out,
 		errno = EINVAL;
 		return -1;
 	}
-	if (get_key(sp, key) == -1)
+	if (key_get(sp, "msgid", key) == -1)
 		return -1;
 	randombytes_buf(nonce, sizeof(nonce));
 	hash_hex(nonce, sizeof(nonce), noncehex);
@@ -134,7 +72,7 @@ msgid_verify(struct spool *sp, const char *msgid, char *code)
 	    dot + 18 + 2 * MAC_BYTES != at)
 		return 0;
 	bodylen = (size_t)(dot + 17 - msgid);
-	if (read_key(spool_dirfd(sp), key) == -1)
+	if (key_read(spool_dirfd(sp), "msgid", key) == -1)
 		return errno == ENOENT ? 0 : -1;
 	mac_hex(key, msgid, bodylen, want);
 	sodium_memzero(key, sizeof(key));
