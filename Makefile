@@ -29,12 +29,14 @@ MALLOC	?= jemalloc
 
 PKG_artifactx	= libpsl libidn2
 PKG_codematch	=
+PKG_mailfetch	= libcurl
 
-TOOLS	= mailparse artifactx codematch
+TOOLS	= mailparse artifactx codematch mailfetch
 COMMON_SRC	= $(wildcard common/*.c)
 MAILPARSE_SRC	= $(wildcard cmd/mailparse/*.c)
 ARTIFACTX_SRC	= $(wildcard cmd/artifactx/*.c)
 CODEMATCH_SRC	= $(wildcard cmd/codematch/*.c)
+MAILFETCH_SRC	= $(wildcard cmd/mailfetch/*.c)
 
 B	?= build
 BIN	?= bin
@@ -43,6 +45,7 @@ COMMON_OBJ	= $(COMMON_SRC:%.c=$(B)/%.o)
 MAILPARSE_OBJ	= $(MAILPARSE_SRC:%.c=$(B)/%.o)
 ARTIFACTX_OBJ	= $(ARTIFACTX_SRC:%.c=$(B)/%.o)
 CODEMATCH_OBJ	= $(CODEMATCH_SRC:%.c=$(B)/%.o)
+MAILFETCH_OBJ	= $(MAILFETCH_SRC:%.c=$(B)/%.o)
 
 pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkglibs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -65,6 +68,10 @@ $(B)/cmd/codematch/%.o: cmd/codematch/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icmd/codematch $(call pkgcflags,$(PKG_COMMON) $(PKG_codematch)) -c -o $@ $<
 
+$(B)/cmd/mailfetch/%.o: cmd/mailfetch/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icmd/mailfetch $(call pkgcflags,$(PKG_COMMON) $(PKG_mailfetch)) -c -o $@ $<
+
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -83,6 +90,12 @@ $(BIN)/codematch: $(CODEMATCH_OBJ) $(B)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
 	    $(call pkglibs,$(PKG_COMMON) $(PKG_codematch) $(MALLOC))
+
+# No jemalloc: mailfetch allocates one buffer per message and reuses it.
+$(BIN)/mailfetch: $(MAILFETCH_OBJ) $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+	    $(call pkglibs,$(PKG_COMMON) $(PKG_mailfetch))
 
 # The same tools with AddressSanitizer and UBSan, for the corpus tests.
 asan:

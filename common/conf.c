@@ -36,7 +36,7 @@ static const char *known_keys[] = {
 	"ingest", "first_run_max", "max_emails", "folder",
 	"service_mail", "signature_file", "days_to_query",
 	"extract", "create_untagged", "match_subject", "smtputf8",
-	"timeout", NULL
+	"timeout", "host", "port", NULL
 };
 
 /* Keys whose values are secrets: the file must be private. */
