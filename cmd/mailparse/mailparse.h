@@ -1,12 +1,15 @@
 /*
  * mailparse internals: the record builder (record.c), charset decoding
- * (charset.c) and TNEF unpacking (tnef.c).  main.c owns input and output.
+ * (charset.c), TNEF unpacking (tnef.c) and the check of mailfetch's
+ * X-Mailcase-Source line (source.c).  main.c owns input and output.
  */
 #ifndef MAILPARSE_H
 #define MAILPARSE_H
 
 #include <stddef.h>
 #include <jansson.h>
+
+#include "hash.h"
 
 struct spool;
 struct rawmsg;
@@ -27,6 +30,41 @@ void		 parser_free(struct parser *);
  */
 json_t		*parser_record(struct parser *, const struct rawmsg *m,
 		    json_t *source, int *bad, const char **why);
+
+/*
+ * What a message's first line, when it is an X-Mailcase-Source header
+ * (origin.h), proves about it.  Verified: the message is the len bytes
+ * at data (inside the raw message, after the line), whose SHA-256 is
+ * sha256, fetched from the IMAP source (a new reference, the caller
+ * takes it) with Splunk's source_id.  Not verified: why says why, for
+ * the record's defect, and the line is an ordinary header.
+ */
+struct fetched {
+	int			 verified;
+	const char		*data;
+	size_t			 len;
+	char			 sha256[HASH_HEX_LEN + 1];
+	json_t			*source;
+	char			 source_id[64];
+	unsigned long long	 uid;
+	const char		*why;		/* static text */
+};
+
+/*
+ * Look for keys/source in spooldir (NULL: there is no spool), read only
+ * and not before a message needs it.  Call once, before any thread
+ * starts; the key is wiped at exit.  Exits EX_OSERR when libsodium
+ * cannot start.
+ */
+void		 source_init(const char *spooldir);
+
+/*
+ * Check the first line of m.  0: it is no X-Mailcase-Source header;
+ * 1: it is one and verifies; -1: it is one and does not (f->why).
+ * Thread safe.  Prints nothing, except once when keys/source is there
+ * but cannot be read.
+ */
+int		 source_check(const struct rawmsg *m, struct fetched *f);
 
 /*
  * Decode n bytes of text in charset (NULL when none was declared) to

@@ -450,20 +450,26 @@ private_stdout(void)
 	close(nullfd);
 }
 
+/*
+ * With --no-store the spool is not opened, let alone made, but its
+ * keys/source is still looked for there, to believe mailfetch's lines.
+ */
 static void
-open_spool(const char *dir)
+open_spool(const char *dir, int nostore)
 {
 	char *d = NULL;
 
-	if (dir == NULL && (dir = d = spool_default_dir()) == NULL) {
+	if (dir == NULL && (dir = d = spool_default_dir()) == NULL &&
+	    !nostore) {
 		diag(NULL, "spool", "no spool: set MAILCASE_SPOOL or HOME, "
 		    "or give -d");
 		exit(EX_CONFIG);
 	}
-	if ((g.sp = spool_open(dir)) == NULL) {
+	if (!nostore && (g.sp = spool_open(dir)) == NULL) {
 		diag(dir, "open spool", "%s", strerror(errno));
 		exit(EX_CANTCREAT);
 	}
+	source_init(dir);
 	free(d);
 }
 
@@ -542,8 +548,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	if (!nostore)
-		open_spool(dir);
+	open_spool(dir, nostore);
 	g_mime_init();
 	json_object_seed(0);
 	g.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;

@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +51,7 @@ struct msgstate {
 	json_t		*error;
 	char		 id[HASH_HEX_LEN + 1];
 	int		 idknown;
+	char		 noname[40];	/* "name" when there is no subject */
 	int		 nparts, ndefects, depth;
 	struct buf	 text, html;
 };
@@ -65,7 +67,7 @@ struct gm {
 
 static void	 b64_init(void);
 static json_t	*build(struct parser *, const char *, size_t, json_t *,
-		    int, const struct rawmsg *);
+		    int, const struct rawmsg *, const struct fetched *);
 static void	 walk(struct parser *, struct msgstate *, GMimeObject *,
 		    const char *, int);
 
@@ -655,7 +657,7 @@ nested(struct parser *p, struct msgstate *ms, const char *part,
 	json_object_set_new(src, "parent", ms->idknown ? jsonl_cstr(ms->id) :
 	    json_null());
 	json_object_set_new(src, "part", jsonl_cstr(part));
-	rec = build(p, data, len, src, ms->depth + 1, NULL);
+	rec = build(p, data, len, src, ms->depth + 1, NULL, NULL);
 	json_object_set_new(rec, "part", jsonl_cstr(part));
 	json_array_append_new(ms->messages, rec);
 }
@@ -940,7 +942,7 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 		subject = header_text(sh, &sublen);
 
 	json_object_set_new(r, "name", subject && sublen > 0 ?
-	    jsonl_str(subject, sublen) : jsonl_cstr("(no subject)"));
+	    jsonl_str(subject, sublen) : jsonl_cstr(ms->noname));
 	(void)raw;
 	json_object_set_new(r, "message_id",
 	    jsonl_cstr(g_mime_message_get_message_id(msg)));
@@ -1044,9 +1046,13 @@ static const char *empty_lists[] = {
 	"delivered_to", "headers", NULL
 };
 
+/*
+ * raw is the message as read, NULL for a nested one; fe what its
+ * X-Mailcase-Source line proved, NULL for a nested one.
+ */
 static json_t *
 build(struct parser *p, const char *data, size_t len, json_t *source,
-    int depth, const struct rawmsg *raw)
+    int depth, const struct rawmsg *raw, const struct fetched *fe)
 {
 	struct msgstate ms, *saved = p->cur;
 	char *padded = NULL;
@@ -1064,9 +1070,19 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 	ms.messages = json_array();
 	ms.defects = json_array();
 	p->cur = &ms;
+	/* Splunk SOAR names a fetched mail without a subject by its UID. */
+	if (fe != NULL && fe->verified)
+		snprintf(ms.noname, sizeof(ms.noname), "Email UID: %llu", fe->uid);
+	else
+		snprintf(ms.noname, sizeof(ms.noname), "(no subject)");
+	if (fe != NULL && fe->why != NULL)
+		add_defect(&ms, "origin-unverified", NULL, fe->why);
 
 	if (raw == NULL || !raw->toolarge) {
-		hash_sha256_hex(data, len, ms.id);
+		if (fe != NULL && fe->verified)
+			memcpy(ms.id, fe->sha256, sizeof(ms.id));
+		else
+			hash_sha256_hex(data, len, ms.id);
 		ms.idknown = 1;
 		if (p->sp != NULL && spool_put(p->sp, "msg", ms.id, data, len) == -1)
 			set_error(&ms, "store-failed", "could not write the raw "
@@ -1078,7 +1094,8 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 	json_object_set_new(ms.rec, "id", ms.idknown ? jsonl_cstr(ms.id) :
 	    json_null());
 	json_object_set_new(ms.rec, "source", source);
-	json_object_set_new(ms.rec, "source_id", json_null());
+	json_object_set_new(ms.rec, "source_id", fe != NULL && fe->verified ?
+	    jsonl_cstr(fe->source_id) : json_null());
 
 	if (len > 0 && data[len - 1] != '\n') {
 		/*
@@ -1110,7 +1127,7 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 		else
 			set_error(&ms, len ? "unparsable" : "empty", len ?
 			    "not a message GMime can read" : "empty input");
-		json_object_set_new(ms.rec, "name", jsonl_cstr("(no subject)"));
+		json_object_set_new(ms.rec, "name", jsonl_cstr(ms.noname));
 		for (f = null_fields; *f != NULL; f++)
 			json_object_set_new(ms.rec, *f, json_null());
 		for (f = empty_lists; *f != NULL; f++)
@@ -1154,11 +1171,17 @@ json_t *
 parser_record(struct parser *p, const struct rawmsg *m, json_t *source,
     int *bad, const char **why)
 {
+	struct fetched f;
 	json_t *rec, *err;
 
 	p->bad = 0;
 	p->nested = 0;
-	rec = build(p, m->data, m->len, source, 0, m);
+	if (source_check(m, &f) == 1) {
+		/* The line is mailfetch's, not the message's. */
+		json_decref(source);
+		rec = build(p, f.data, f.len, f.source, 0, m, &f);
+	} else
+		rec = build(p, m->data, m->len, source, 0, m, &f);
 	*bad = p->bad;
 	*why = NULL;
 	if (p->bad) {
