@@ -25,6 +25,7 @@ struct tokens {
 	char	*access;
 	char	*refresh;	/* a rotated refresh token, or NULL */
 	long long expires;	/* epoch seconds */
+	long long lifetime;	/* expires_in as given */
 };
 
 struct reply {
@@ -111,6 +112,8 @@ cache_read(struct spool *sp, const char *account, const char *bind,
 			t->refresh = strdup(p);
 		else if (strcmp(line, "expires") == 0)
 			t->expires = strtoll(p, NULL, 10);
+		else if (strcmp(line, "lifetime") == 0)
+			t->lifetime = strtoll(p, NULL, 10);
 	}
 	if (bound && t->access != NULL)
 		r = 0;
@@ -139,8 +142,9 @@ cache_write(struct spool *sp, const char *account, const char *bind,
 	plen = strlen(t->access) + (t->refresh ? strlen(t->refresh) : 0) + 200;
 	if ((plain = malloc(plen)) == NULL)
 		return -1;
-	n = snprintf(plain, plen, "bind %s\naccess %s\nexpires %lld\n%s%s%s",
-	    bind, t->access, t->expires, t->refresh ? "refresh " : "",
+	n = snprintf(plain, plen, "bind %s\naccess %s\nexpires %lld\n"
+	    "lifetime %lld\n%s%s%s", bind, t->access, t->expires, t->lifetime,
+	    t->refresh ? "refresh " : "",
 	    t->refresh ? t->refresh : "", t->refresh ? "\n" : "");
 	if (n < 0 || (size_t)n >= plen)
 		goto done;
@@ -276,9 +280,9 @@ refresh(const struct conf *c, const char *account, const char *client_id,
 	t->access = strdup(json_string_value(v));
 	v = json_object_get(doc, "expires_in");
 	/* No expires_in: take the common hour, refreshed on refusal anyway. */
-	t->expires = (long long)time(NULL) + (json_is_integer(v) ?
-	    json_integer_value(v) : json_is_string(v) ?
-	    strtoll(json_string_value(v), NULL, 10) : 3600);
+	t->lifetime = json_is_integer(v) ? json_integer_value(v) :
+	    json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : 3600;
+	t->expires = (long long)time(NULL) + t->lifetime;
 	if (json_is_string(v = json_object_get(doc, "refresh_token")))
 		t->refresh = strdup(json_string_value(v));
 	if (t->access == NULL) {
@@ -303,11 +307,19 @@ done:
 	return r;
 }
 
+/* OAUTH_MARGIN, or half the lifetime of a token that lives shorter. */
+static long long
+margin(const struct tokens *t)
+{
+	return t->lifetime > 0 && t->lifetime / 2 < OAUTH_MARGIN ?
+	    t->lifetime / 2 : OAUTH_MARGIN;
+}
+
 char *
 oauth_token(struct spool *sp, const struct conf *c, const char *account,
     int force, char *err, size_t errsz, int *temporary)
 {
-	struct tokens t = { NULL, NULL, 0 }, fresh = { NULL, NULL, 0 };
+	struct tokens t = { NULL, NULL, 0, 0 }, fresh = { NULL, NULL, 0, 0 };
 	const char *client_id = conf_get(c, account, "client_id");
 	char *secret = NULL, *rtoken = NULL, *tok = NULL, bind[HASH_HEX_LEN + 1];
 	char serr[256];
@@ -325,7 +337,7 @@ oauth_token(struct spool *sp, const struct conf *c, const char *account,
 	}
 	binding(client_id, rtoken, bind);
 	if (cache_read(sp, account, bind, &t) == 0 && !force &&
-	    t.expires - OAUTH_MARGIN > (long long)time(NULL)) {
+	    t.expires - margin(&t) > (long long)time(NULL)) {
 		tok = t.access;
 		t.access = NULL;
 		goto done;

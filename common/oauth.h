@@ -6,7 +6,8 @@
  *
  * Tokens are cached in the spool at oauth/<account>, sealed with
  * libsodium's secretbox under the spool key keys/oauth (mode 0600), and
- * reused until OAUTH_MARGIN seconds before expires_in runs out.  A
+ * reused until OAUTH_MARGIN seconds (or half the lifetime of a token
+ * that lives less than twice that) before expires_in runs out.  A
  * refresh token the server rotates is kept in the cache too.  The cache
  * is bound to the client id and configured refresh token it came from:
  * change either and it is ignored.
