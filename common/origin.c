@@ -9,7 +9,6 @@
 #include "hash.h"
 #include "origin.h"
 
-#define MAC_BYTES	16
 
 static int
 plain_byte(unsigned char c)
@@ -40,29 +39,29 @@ put_encoded(char **p, char *end, const char *s)
 	return 0;
 }
 
-static void
-mac_hex(const unsigned char key[KEY_BYTES], const char *part, size_t len,
-    const char *sha256, char out[2 * MAC_BYTES + 1])
+/* What is signed: the value before "; sig=", a line end, the SHA-256. */
+static char *
+signed_text(const char *part, size_t len, const char *sha256, size_t *n)
 {
-	unsigned char mac[crypto_auth_BYTES];
-	crypto_auth_hmacsha512256_state st;
+	char *t;
 
-	crypto_auth_hmacsha512256_init(&st, key, KEY_BYTES);
-	crypto_auth_hmacsha512256_update(&st, (const unsigned char *)part, len);
-	crypto_auth_hmacsha512256_update(&st, (const unsigned char *)"\n", 1);
-	crypto_auth_hmacsha512256_update(&st, (const unsigned char *)sha256,
-	    HASH_HEX_LEN);
-	crypto_auth_hmacsha512256_final(&st, mac);
-	hash_hex(mac, MAC_BYTES, out);
-	sodium_memzero(&st, sizeof(st));
+	*n = len + 1 + HASH_HEX_LEN;
+	if ((t = malloc(*n)) == NULL)
+		return NULL;
+	memcpy(t, part, len);
+	t[len] = '\n';
+	memcpy(t + len + 1, sha256, HASH_HEX_LEN);
+	return t;
 }
 
 int
-origin_header(const unsigned char key[KEY_BYTES], const char *account,
+origin_header(const unsigned char sk[KEY_SECRET_BYTES], const char *account,
     const char *folder, unsigned long long uidvalidity, unsigned long long uid,
     const void *msg, size_t len, char *out, size_t outsz)
 {
-	char sha[HASH_HEX_LEN + 1], mac[2 * MAC_BYTES + 1];
+	char sha[HASH_HEX_LEN + 1], hex[2 * crypto_sign_BYTES + 1], *t;
+	unsigned char sig[crypto_sign_BYTES];
+	size_t tn;
 	char *p = out, *end = out + (outsz < ORIGIN_LINE_MAX ? outsz :
 	    ORIGIN_LINE_MAX), *value;
 	int n;
@@ -85,8 +84,12 @@ origin_header(const unsigned char key[KEY_BYTES], const char *account,
 	if (n < 0 || n >= end - p)
 		goto toolong;
 	p += n;
-	mac_hex(key, value, (size_t)(p - value), sha, mac);
-	n = snprintf(p, (size_t)(end - p), "; mac=%s\n", mac);
+	if ((t = signed_text(value, (size_t)(p - value), sha, &tn)) == NULL)
+		return -1;
+	crypto_sign_detached(sig, NULL, (unsigned char *)t, tn, sk);
+	free(t);
+	hash_hex(sig, sizeof(sig), hex);
+	n = snprintf(p, (size_t)(end - p), "; sig=%s\n", hex);
 	if (n < 0 || n >= end - p)
 		goto toolong;
 	return (int)(p + n - out);
@@ -214,11 +217,16 @@ origin_parse(const char *data, size_t len, struct origin *o, size_t *skip)
 	    number(v, vn, &o->size) == -1)
 		goto bad;
 	macat = p - 2;
-	if (field(&p, end, "mac", &v, &vn) == -1 || vn != 2 * MAC_BYTES ||
-	    strspn(v, "0123456789abcdef") < vn || p != end)
+	if (field(&p, end, "sig", &v, &vn) == -1 ||
+	    vn != 2 * crypto_sign_BYTES || p != end)
 		goto bad;
-	memcpy(o->mac, v, vn);
-	o->mac[vn] = '\0';
+	for (n = 0; n < crypto_sign_BYTES; n++) {
+		int hi = unhex(v[2 * n]), lo = unhex(v[2 * n + 1]);
+
+		if (hi < 0 || lo < 0)
+			goto bad;
+		o->sig[n] = (unsigned char)(hi << 4 | lo);
+	}
 	if ((o->signed_part = strndup(value, (size_t)(macat - value))) == NULL)
 		goto bad;
 	return 1;
@@ -228,15 +236,20 @@ bad:
 }
 
 int
-origin_check(const unsigned char key[KEY_BYTES], const struct origin *o,
+origin_check(const unsigned char pk[KEY_PUBLIC_BYTES], const struct origin *o,
     const char *sha256)
 {
-	char want[2 * MAC_BYTES + 1];
+	char *t;
+	size_t tn;
+	int ok;
 
-	if (o->signed_part == NULL || strlen(sha256) != HASH_HEX_LEN)
+	if (o->signed_part == NULL || strlen(sha256) != HASH_HEX_LEN ||
+	    (t = signed_text(o->signed_part, strlen(o->signed_part), sha256,
+	    &tn)) == NULL)
 		return 0;
-	mac_hex(key, o->signed_part, strlen(o->signed_part), sha256, want);
-	return sodium_memcmp(want, o->mac, 2 * MAC_BYTES) == 0;
+	ok = crypto_sign_verify_detached(o->sig, (unsigned char *)t, tn, pk) == 0;
+	free(t);
+	return ok;
 }
 
 void

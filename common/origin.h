@@ -3,19 +3,21 @@
  * in a first header line of the mboxrd stream:
  *
  *	X-Mailcase-Source: v=1; account=soc; folder=INBOX;
- *	    uidvalidity=1796137136; uid=42; size=5120; mac=<32 hex>
+ *	    uidvalidity=1796137136; uid=42; size=5120; sig=<128 hex>
  *
  * (one line).  account and folder are percent-encoded (every byte
  * outside A-Z a-z 0-9 . _ - / + becomes %XX), size is the number of the
- * server's bytes that follow the header line, and mac the first 16 bytes
- * of HMAC-SHA-512-256 (libsodium's crypto_auth) under the spool key
+ * server's bytes that follow the header line, and sig an Ed25519
+ * signature (libsodium's crypto_sign) under the spool key pair
  * keys/source over
  *
- *	<the value up to "; mac=">  "\n"  <SHA-256 hex of those size bytes>
+ *	<the value up to "; sig=">  "\n"  <SHA-256 hex of those size bytes>
  *
- * Anybody can write such a header into a mail; only a holder of the key
- * can write one that verifies, and a verified header vouches for these
- * exact bytes, so it cannot be moved onto another message either.
+ * Anybody can write such a header into a mail; only the holder of the
+ * secret key (mailfetch) can write one that verifies, and a verified
+ * header vouches for these exact bytes, so it cannot be moved onto
+ * another message either.  The checker (mailparse) needs only the public
+ * key, keys/source.pub: nothing it holds can forge one.
  * mailparse takes the header off and uses the origin only when it
  * verifies; otherwise the line stays part of the message like any other
  * header.
@@ -38,8 +40,8 @@ struct origin {
 	unsigned long long	 uid;
 	unsigned long long	 size;		/* bytes of the message */
 	/* Set by origin_parse(), for origin_check(). */
-	char			*signed_part;	/* the value before "; mac=" */
-	char			 mac[33];
+	char			*signed_part;	/* the value before "; sig=" */
+	unsigned char		 sig[64];
 };
 
 /*
@@ -47,7 +49,7 @@ struct origin {
  * SHA-256 hex is sha256, or NULL to compute it) into out.  Returns its
  * length, or -1 when it does not fit (errno ENAMETOOLONG).
  */
-int	origin_header(const unsigned char key[KEY_BYTES], const char *account,
+int	origin_header(const unsigned char sk[KEY_SECRET_BYTES], const char *account,
 	    const char *folder, unsigned long long uidvalidity,
 	    unsigned long long uid, const void *msg, size_t len,
 	    char *out, size_t outsz);
@@ -63,10 +65,10 @@ int	origin_parse(const char *data, size_t len, struct origin *o,
 	    size_t *skip);
 
 /*
- * 1 when o's MAC is right for a message whose SHA-256 hex is sha256
- * under key, else 0.
+ * 1 when o's signature is right for a message whose SHA-256 hex is
+ * sha256, under the public key pk; else 0.
  */
-int	origin_check(const unsigned char key[KEY_BYTES], const struct origin *o,
+int	origin_check(const unsigned char pk[KEY_PUBLIC_BYTES], const struct origin *o,
 	    const char *sha256);
 
 void	origin_free(struct origin *);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The X-Mailcase-Source line mailfetch puts first in each message: when
-# its MAC verifies under the spool's keys/source, the line comes off and
+# its signature verifies under the spool's keys/source.pub, the line comes off and
 # the record's source is the IMAP folder and UID; when it does not, the
 # message is kept whole, as it came, with a defect that says so.
 # build/tests/mkorigin writes what mailfetch would, without a server.
@@ -91,13 +91,13 @@ unverified() {	# unverified DESC STREAM WHY
 		fail "$1 (exit $st)" "$(jq -c '{id,source,defects}' "$T/ru"; cat "$T/err")"
 	fi
 }
-sed -e '2{s/mac=0/mac=1/;t' -e 's/mac=./mac=0/;}' "$T/o1" > "$T/forged"	# one hex digit changed
-unverified "forged MAC" "$T/forged" "MAC does not verify"
+sed -e '2{s/sig=0/sig=1/;t' -e 's/sig=./sig=0/;}' "$T/o1" > "$T/forged"	# one hex digit changed
+unverified "forged signature" "$T/forged" "signature does not verify"
 mk "$T/other" "$T/otherspool" 42 "$T/m1.eml"
-unverified "MAC under another spool's key" "$T/other" "MAC does not verify"
+unverified "signature under another spool's key" "$T/other" "signature does not verify"
 mk "$T/o1x" "$S" 42 "$T/m1x.eml"
 { head -2 "$T/o1"; tail -n +3 "$T/o1x"; } > "$T/moved"
-unverified "header moved onto another message of the same size" "$T/moved" "MAC does not verify"
+unverified "header moved onto another message of the same size" "$T/moved" "signature does not verify"
 sed '2s/size=\([0-9]*\)/size=1\1/' "$T/o1" > "$T/bigsize"
 unverified "size larger than the message" "$T/bigsize" "fewer bytes than its size says"
 sed '2s/size=\([0-9]*\)/size=1/' "$T/o1" > "$T/smallsize"
@@ -107,7 +107,7 @@ unverified "a line of the message lost on the way" "$T/short" "fewer bytes than 
 { head -n -1 "$T/o1"; echo "Added."; echo; } > "$T/long"
 unverified "a line added to the message" "$T/long" "more bytes than its size says"
 k=0
-for edit in 's/uid=42/uid=4x2/' 's/; mac=.*//' 's/v=1/v=2/' 's/folder=INBOX/folder=IN%0/' \
+for edit in 's/uid=42/uid=4x2/' 's/; sig=.*//' 's/v=1/v=2/' 's/folder=INBOX/folder=IN%0/' \
     's/account=soc; //' 's/uid=42/uid=042/' 's/; /;/'; do
 	k=$((k+1))
 	sed "2$edit" "$T/o1" > "$T/bad$k"
@@ -115,15 +115,15 @@ for edit in 's/uid=42/uid=4x2/' 's/; mac=.*//' 's/v=1/v=2/' 's/folder=INBOX/fold
 done
 "$MP" -d "$T/nokey" --quiet "$T/m1.eml" > /dev/null
 S_SAVED=$S S=$T/nokey
-unverified "no keys/source in the spool" "$T/o1" "the spool has no keys/source"
+unverified "no keys/source.pub in the spool" "$T/o1" "the spool has no keys/source.pub"
 S=$S_SAVED
 [ ! -e "$T/nokey/keys" ] && pass "mailparse made no key" || fail "mailparse made $T/nokey/keys"
 B=$T/badkey
-mkdir -p "$B/keys" && printf 'not a key' > "$B/keys/source"
+mkdir -p "$B/keys" && printf 'not a key' > "$B/keys/source.pub"
 "$MP" -d "$B" --quiet "$T/o1" "$T/o-crlf" "$T/o-from" > "$T/r-badkey" 2> "$T/err"; st=$?
 check "a keys/source that is no key: not believed" "$T/r-badkey" \
-    '[.[] | .source.kind == "mbox" and .defects[0].text == "keys/source cannot be read"] == [true, true, true]'
-[ "$st" = 0 ] && [ "$(wc -l < "$T/err")" = 1 ] && grep -q 'read keys/source' "$T/err" &&
+    '[.[] | .source.kind == "mbox" and .defects[0].text == "keys/source.pub cannot be read"] == [true, true, true]'
+[ "$st" = 0 ] && [ "$(wc -l < "$T/err")" = 1 ] && grep -q 'read keys/source.pub' "$T/err" &&
     pass "one line on stderr for it, not one per message" || fail "exit $st, stderr" "$(cat "$T/err")"
 
 # Anywhere but the first line it is an ordinary header, valid or not.
@@ -177,10 +177,10 @@ exec 3> "$T/fifo"
 cat "$T/other" >&3				# signed by otherspool's key; $L has none
 echo "From mailfetch@localhost Thu Jan  1 00:00:00 1970" >&3
 for i in $(seq 50); do [ -s "$T/r-late" ] && break; sleep 0.1; done
-mkdir -p "$L/keys" && cp "$T/otherspool/keys/source" "$L/keys/source"
+mkdir -p "$L/keys" && cp "$T/otherspool/keys/source.pub" "$L/keys/source.pub"
 tail -n +2 "$T/other" >&3
 exec 3>&-
 wait "$mp"
 check "before the key exists: not believed; once it does: verified" "$T/r-late" \
-    '[.[] | .source.kind] == ["mbox", "imap"] and .[0].defects[0].text == "the spool has no keys/source"'
+    '[.[] | .source.kind] == ["mbox", "imap"] and .[0].defects[0].text == "the spool has no keys/source.pub"'
 echo "1..$n"

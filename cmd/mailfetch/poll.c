@@ -53,7 +53,7 @@ struct poll {
 	struct cursor	 c;
 	int		 keep;		/* write the cursor */
 	char		 path[300];
-	unsigned char	 key[KEY_BYTES];
+	unsigned char	 key[KEY_SECRET_BYTES];
 	char		*out;
 	size_t		 outcap;
 	unsigned	 unsaved;
@@ -369,6 +369,7 @@ poll_folder(struct spool *sp, struct imap *imap, const struct account *acct,
 {
 	struct poll p;
 	struct uidset take = { NULL, 0, 0 }, gone = { NULL, 0, 0 };
+	unsigned char pk[KEY_PUBLIC_BYTES];
 	char folderhash[33];
 	int r, lockfd = -1, rw = o->mark_seen || o->move_to != NULL;
 
@@ -387,7 +388,7 @@ poll_folder(struct spool *sp, struct imap *imap, const struct account *acct,
 		    p.mb.uidnext);
 		return fflush(stdout) == 0 ? 0 : EX_IOERR;
 	}
-	if (key_get(sp, "source", p.key) == -1) {
+	if (key_pair_get(sp, "source", pk, p.key) == -1) {
 		diag(spool_dir(sp), "keys/source", "%s", strerror(errno));
 		return EX_CANTCREAT;
 	}

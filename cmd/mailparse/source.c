@@ -1,7 +1,8 @@
 /*
  * The X-Mailcase-Source line mailfetch writes first in each message it
  * fetches (origin.h).  Anybody can write such a line into a mail, so it
- * is believed only when its MAC verifies under the spool's keys/source
+ * is believed only when its signature verifies under the spool's public
+ * key keys/source.pub
  * for exactly the bytes it says follow it; then the line is not part of
  * the message and the record's source is the IMAP folder and UID.  Any
  * other such line is an ordinary header of the message, kept with it,
@@ -40,7 +41,7 @@ static struct {
 	int		 have;		/* key holds keys/source */
 	int		 warned;	/* said once that it cannot be read */
 	const char	*why;		/* why there is no key, when none */
-	unsigned char	 key[KEY_BYTES];
+	unsigned char	 key[KEY_PUBLIC_BYTES];
 } k = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void
@@ -57,8 +58,8 @@ source_init(const char *spooldir)
 		exit(EX_OSERR);
 	}
 	k.dir = spooldir != NULL ? xstrdup(spooldir) : NULL;
-	k.why = spooldir != NULL ? "the spool has no keys/source" :
-	    "no spool to read keys/source from";
+	k.why = spooldir != NULL ? "the spool has no keys/source.pub" :
+	    "no spool to read keys/source.pub from";
 	atexit(forget_key);
 }
 
@@ -72,20 +73,20 @@ source_key(const char **why)
 	pthread_mutex_lock(&k.lock);
 	if (!k.have && k.dir != NULL) {
 		if ((fd = open(k.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-			k.have = key_read(fd, "source", k.key) == 0;
+			k.have = key_read_public(fd, "source", k.key) == 0;
 			saved = errno;
 			close(fd);
 			errno = saved;
 		}
 		if (!k.have && errno != ENOENT) {
-			k.why = "keys/source cannot be read";
+			k.why = "keys/source.pub cannot be read";
 			/* Not per message: once, for a key that is there. */
 			if (!k.warned)
-				diag(k.dir, "read keys/source", "%s",
+				diag(k.dir, "read keys/source.pub", "%s",
 				    strerror(errno));
 			k.warned = 1;
 		} else if (!k.have)
-			k.why = "the spool has no keys/source";
+			k.why = "the spool has no keys/source.pub";
 	}
 	have = k.have;
 	whynot = k.why;
@@ -134,7 +135,7 @@ source_check(const struct rawmsg *m, struct fetched *f)
 	}
 	hash_sha256_hex(rest, (size_t)o.size, f->sha256);
 	if (!origin_check(key, &o, f->sha256)) {
-		f->why = "MAC does not verify";
+		f->why = "signature does not verify";
 		goto fail;
 	}
 	/* IMAP's are 32-bit numbers (RFC 9051): no JSON integer overflows. */

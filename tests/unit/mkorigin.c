@@ -91,7 +91,7 @@ put_quoted(const char *p, size_t len)
 int
 main(int argc, char *argv[])
 {
-	unsigned char key[KEY_BYTES];
+	unsigned char key[KEY_SECRET_BYTES], pk[KEY_PUBLIC_BYTES];
 	char line[ORIGIN_LINE_MAX];
 	unsigned long long uidvalidity, uid;
 	struct spool *sp;
@@ -110,7 +110,7 @@ main(int argc, char *argv[])
 		return EX_NOINPUT;
 	}
 	if ((sp = spool_open(argv[1])) == NULL ||
-	    key_get(sp, "source", key) == -1) {
+	    key_pair_get(sp, "source", pk, key) == -1) {
 		fprintf(stderr, "mkorigin: %s: keys/source: %s\n", argv[1],
 		    strerror(errno));
 		return EX_CANTCREAT;
