@@ -39,29 +39,13 @@ put_encoded(char **p, char *end, const char *s)
 	return 0;
 }
 
-/* What is signed: the value before "; sig=", a line end, the SHA-256. */
-static char *
-signed_text(const char *part, size_t len, const char *sha256, size_t *n)
-{
-	char *t;
-
-	*n = len + 1 + HASH_HEX_LEN;
-	if ((t = malloc(*n)) == NULL)
-		return NULL;
-	memcpy(t, part, len);
-	t[len] = '\n';
-	memcpy(t + len + 1, sha256, HASH_HEX_LEN);
-	return t;
-}
-
 int
 origin_header(const unsigned char sk[KEY_SECRET_BYTES], const char *account,
     const char *folder, unsigned long long uidvalidity, unsigned long long uid,
     const void *msg, size_t len, char *out, size_t outsz)
 {
-	char sha[HASH_HEX_LEN + 1], hex[2 * crypto_sign_BYTES + 1], *t;
+	char sha[HASH_HEX_LEN + 1], hex[2 * crypto_sign_BYTES + 1];
 	unsigned char sig[crypto_sign_BYTES];
-	size_t tn;
 	char *p = out, *end = out + (outsz < ORIGIN_LINE_MAX ? outsz :
 	    ORIGIN_LINE_MAX), *value;
 	int n;
@@ -80,14 +64,12 @@ origin_header(const unsigned char sk[KEY_SECRET_BYTES], const char *account,
 	if (put_encoded(&p, end, folder) == -1)
 		goto toolong;
 	n = snprintf(p, (size_t)(end - p), "; uidvalidity=%llu; uid=%llu; "
-	    "size=%zu", uidvalidity, uid, len);
+	    "size=%zu; sha256=%s", uidvalidity, uid, len, sha);
 	if (n < 0 || n >= end - p)
 		goto toolong;
 	p += n;
-	if ((t = signed_text(value, (size_t)(p - value), sha, &tn)) == NULL)
-		return -1;
-	crypto_sign_detached(sig, NULL, (unsigned char *)t, tn, sk);
-	free(t);
+	crypto_sign_detached(sig, NULL, (unsigned char *)value,
+	    (size_t)(p - value), sk);
 	hash_hex(sig, sizeof(sig), hex);
 	n = snprintf(p, (size_t)(end - p), "; sig=%s\n", hex);
 	if (n < 0 || n >= end - p)
@@ -214,8 +196,12 @@ origin_parse(const char *data, size_t len, struct origin *o, size_t *skip)
 	    field(&p, end, "uid", &v, &vn) == -1 ||
 	    number(v, vn, &o->uid) == -1 ||
 	    field(&p, end, "size", &v, &vn) == -1 ||
-	    number(v, vn, &o->size) == -1)
+	    number(v, vn, &o->size) == -1 ||
+	    field(&p, end, "sha256", &v, &vn) == -1 || vn != HASH_HEX_LEN ||
+	    strspn(v, "0123456789abcdef") < vn)
 		goto bad;
+	memcpy(o->sha256, v, vn);
+	o->sha256[vn] = '\0';
 	macat = p - 2;
 	if (field(&p, end, "sig", &v, &vn) == -1 ||
 	    vn != 2 * crypto_sign_BYTES || p != end)
@@ -236,20 +222,13 @@ bad:
 }
 
 int
-origin_check(const unsigned char pk[KEY_PUBLIC_BYTES], const struct origin *o,
-    const char *sha256)
+origin_check(const unsigned char pk[KEY_PUBLIC_BYTES], const struct origin *o)
 {
-	char *t;
-	size_t tn;
-	int ok;
-
-	if (o->signed_part == NULL || strlen(sha256) != HASH_HEX_LEN ||
-	    (t = signed_text(o->signed_part, strlen(o->signed_part), sha256,
-	    &tn)) == NULL)
+	if (o->signed_part == NULL)
 		return 0;
-	ok = crypto_sign_verify_detached(o->sig, (unsigned char *)t, tn, pk) == 0;
-	free(t);
-	return ok;
+	return crypto_sign_verify_detached(o->sig,
+	    (const unsigned char *)o->signed_part, strlen(o->signed_part),
+	    pk) == 0;
 }
 
 void

@@ -3,15 +3,17 @@
  * in a first header line of the mboxrd stream:
  *
  *	X-Mailcase-Source: v=1; account=soc; folder=INBOX;
- *	    uidvalidity=1796137136; uid=42; size=5120; sig=<128 hex>
+ *	    uidvalidity=1796137136; uid=42; size=5120; sha256=<64 hex>;
+ *	    sig=<128 hex>
  *
  * (one line).  account and folder are percent-encoded (every byte
- * outside A-Z a-z 0-9 . _ - / + becomes %XX), size is the number of the
- * server's bytes that follow the header line, and sig an Ed25519
- * signature (libsodium's crypto_sign) under the spool key pair
- * keys/source over
- *
- *	<the value up to "; sig=">  "\n"  <SHA-256 hex of those size bytes>
+ * outside A-Z a-z 0-9 . _ - / + becomes %XX), size and sha256 are the
+ * length and SHA-256 of the server's bytes that follow the header line,
+ * and sig an Ed25519 signature (libsodium's crypto_sign) under the spool
+ * key pair keys/source over the value up to "; sig=".  The line can be
+ * checked on its own, so a message cut short on its way (mailfetch
+ * killed while writing it) is known for what it is: a signed header with
+ * too few bytes behind it.
  *
  * Anybody can write such a header into a mail; only the holder of the
  * secret key (mailfetch) can write one that verifies, and a verified
@@ -39,14 +41,15 @@ struct origin {
 	unsigned long long	 uidvalidity;
 	unsigned long long	 uid;
 	unsigned long long	 size;		/* bytes of the message */
+	char			 sha256[65];	/* their SHA-256, hex */
 	/* Set by origin_parse(), for origin_check(). */
 	char			*signed_part;	/* the value before "; sig=" */
 	unsigned char		 sig[64];
 };
 
 /*
- * The header line, ending in "\n", for the len bytes at msg (whose
- * SHA-256 hex is sha256, or NULL to compute it) into out.  Returns its
+ * The header line, ending in "\n", for the len bytes at msg, signed with
+ * sk, into out.  Returns its
  * length, or -1 when it does not fit (errno ENAMETOOLONG).
  */
 int	origin_header(const unsigned char sk[KEY_SECRET_BYTES], const char *account,
@@ -65,11 +68,11 @@ int	origin_parse(const char *data, size_t len, struct origin *o,
 	    size_t *skip);
 
 /*
- * 1 when o's signature is right for a message whose SHA-256 hex is
- * sha256, under the public key pk; else 0.
+ * 1 when o's signature is right under the public key pk, else 0.  The
+ * caller then compares o->size and o->sha256 with the bytes it has.
  */
-int	origin_check(const unsigned char pk[KEY_PUBLIC_BYTES], const struct origin *o,
-	    const char *sha256);
+int	origin_check(const unsigned char pk[KEY_PUBLIC_BYTES],
+	    const struct origin *o);
 
 void	origin_free(struct origin *);
 

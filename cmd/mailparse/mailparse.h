@@ -48,6 +48,7 @@ struct fetched {
 	char			 source_id[64];
 	unsigned long long	 uid;
 	const char		*why;		/* static text */
+	char			 cut[128];	/* why, for a message cut short */
 };
 
 /*
@@ -60,7 +61,9 @@ void		 source_init(const char *spooldir);
 
 /*
  * Check the first line of m.  0: it is no X-Mailcase-Source header;
- * 1: it is one and verifies; -1: it is one and does not (f->why).
+ * 1: it is one and verifies; -1: it is one and does not (f->why); 2: it
+ * is mailfetch's own, but fewer bytes than it signed follow: the stream
+ * was cut in the middle of the message (f->cut, f->source).
  * Thread safe.  Prints nothing, except once when keys/source is there
  * but cannot be read.
  */

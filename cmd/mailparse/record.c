@@ -1176,12 +1176,30 @@ parser_record(struct parser *p, const struct rawmsg *m, json_t *source,
 
 	p->bad = 0;
 	p->nested = 0;
-	if (source_check(m, &f) == 1) {
+	switch (source_check(m, &f)) {
+	case 2:
+		/*
+		 * Not a message but the broken end of a transfer: no record
+		 * to make a case of; mailfetch owes it still and sends it
+		 * whole on its next run.
+		 */
+		json_decref(source);
+		rec = jsonl_record("error");
+		json_object_set_new(rec, "error", jsonl_error("truncated", "%s",
+		    f.cut));
+		json_object_set_new(rec, "source", f.source);
+		*bad = 1;
+		*why = json_string_value(json_object_get(json_object_get(rec,
+		    "error"), "text"));
+		return rec;
+	case 1:
 		/* The line is mailfetch's, not the message's. */
 		json_decref(source);
 		rec = build(p, f.data, f.len, f.source, 0, m, &f);
-	} else
+		break;
+	default:
 		rec = build(p, m->data, m->len, source, 0, m, &f);
+	}
 	*bad = p->bad;
 	*why = NULL;
 	if (p->bad) {

@@ -98,6 +98,20 @@ source_key(const char **why)
 	return NULL;
 }
 
+static json_t *
+imap_source(const struct origin *o)
+{
+	json_t *s = json_object();
+
+	json_object_set_new(s, "kind", jsonl_cstr("imap"));
+	json_object_set_new(s, "account", jsonl_cstr(o->account));
+	json_object_set_new(s, "folder", jsonl_cstr(o->folder));
+	json_object_set_new(s, "uidvalidity",
+	    json_integer((json_int_t)o->uidvalidity));
+	json_object_set_new(s, "uid", json_integer((json_int_t)o->uid));
+	return s;
+}
+
 int
 source_check(const struct rawmsg *m, struct fetched *f)
 {
@@ -116,6 +130,10 @@ source_check(const struct rawmsg *m, struct fetched *f)
 	}
 	if ((key = source_key(&f->why)) == NULL)
 		goto fail;
+	if (!origin_check(key, &o)) {
+		f->why = "signature does not verify";
+		goto fail;
+	}
 	avail = m->len - skip;
 	rest = m->data + skip;
 	if (m->toolarge) {
@@ -123,8 +141,12 @@ source_check(const struct rawmsg *m, struct fetched *f)
 		goto fail;
 	}
 	if (o.size > avail) {
-		f->why = "fewer bytes than its size says";
-		goto fail;
+		/* mailfetch's own line: its writer died in the middle. */
+		snprintf(f->cut, sizeof(f->cut), "cut short on its way: %zu of "
+		    "%llu bytes came (mailfetch sends it again)", avail, o.size);
+		f->source = imap_source(&o);
+		origin_free(&o);
+		return 2;
 	}
 	/* An mbox writer may end a message that has no line end with one. */
 	slack = avail - (size_t)o.size;
@@ -134,8 +156,8 @@ source_check(const struct rawmsg *m, struct fetched *f)
 		goto fail;
 	}
 	hash_sha256_hex(rest, (size_t)o.size, f->sha256);
-	if (!origin_check(key, &o, f->sha256)) {
-		f->why = "signature does not verify";
+	if (strcmp(f->sha256, o.sha256) != 0) {
+		f->why = "the bytes are not the ones signed";
 		goto fail;
 	}
 	/* IMAP's are 32-bit numbers (RFC 9051): no JSON integer overflows. */
@@ -147,13 +169,7 @@ source_check(const struct rawmsg *m, struct fetched *f)
 	f->data = rest;
 	f->len = (size_t)o.size;
 	f->uid = o.uid;
-	f->source = json_object();
-	json_object_set_new(f->source, "kind", jsonl_cstr("imap"));
-	json_object_set_new(f->source, "account", jsonl_cstr(o.account));
-	json_object_set_new(f->source, "folder", jsonl_cstr(o.folder));
-	json_object_set_new(f->source, "uidvalidity",
-	    json_integer((json_int_t)o.uidvalidity));
-	json_object_set_new(f->source, "uid", json_integer((json_int_t)o.uid));
+	f->source = imap_source(&o);
 	origin_source_id(o.folder, o.uid, f->source_id, sizeof(f->source_id));
 	origin_free(&o);
 	return 1;
