@@ -454,9 +454,16 @@ parse_fetch(struct imap *s, struct lexer *x, struct fetched *f, int *hasbody)
 				f->toolarge = l->dropped;
 				f->data = l->dropped ? NULL : s->lit + l->off;
 				f->len = l->len;
+			} else if (t == T_STRING && x->vn > s->maxlit) {
+				f->toolarge = 1;
+				f->size = x->vn;
 			} else if (t == T_STRING) {
-				f->data = x->v;
+				/* Kept apart: the next quoted item reuses qbuf. */
+				xgrow(&s->lit, &s->litcap, s->litlen + x->vn + 1);
+				memcpy(s->lit + s->litlen, x->v, x->vn);
+				f->data = s->lit + s->litlen;
 				f->len = f->size = x->vn;
+				s->litlen += x->vn;
 			} else if (!(t == T_ATOM && atom_is(x, "NIL")))
 				return -1;
 		} else if (atom_is(x, "INTERNALDATE")) {

@@ -207,7 +207,7 @@ deliver(struct poll *p, const struct fetched *f)
 	}
 	from_date(f->internaldate, date, sizeof(date));
 	/* Every line may gain a '>'; count them first. */
-	need = f->len + (size_t)n + 128;
+	need = f->len + (size_t)n + strlen(p->acct->name) + 128;
 	for (nl = s; nl < e; ) {
 		if ((*nl == 'F' || *nl == '>') && from_line(nl, (size_t)(e - nl)))
 			need++;
