@@ -73,11 +73,12 @@ flock "$S/mailpoll.lock" scripts/mailpoll -d "$S" 2> "$W/err"; st=$?
 is "$st/$(records)" 75/5 "a round while the lock is held: exit 75, nothing fetched"
 grep -q 'mailpoll.lock: another round is running' "$W/err"; ok $? "and it says so: $(head -n1 "$W/err")"
 
-# -a and -o -: one account, records on stdout.
+# -a and -o -: one account, records on stdout; the spool from the
+# environment, as the tools find it.
 save bob date-timezones
-scripts/mailpoll -d "$S" -a bob -o - > "$W/stdout" 2> "$W/err"; st=$?
+env -u XDG_DATA_HOME MAILCASE_SPOOL="$S" scripts/mailpoll -a bob -o - > "$W/stdout" 2> "$W/err"; st=$?
 is "$st/$(records)/$(jq -r '"\(.source.account):\(.source.uid)"' "$W/stdout")" 0/5/bob:3 \
-    "-a bob -o -: bob's new message on stdout, none appended to the file"
+    "MAILCASE_SPOOL, -a bob -o -: bob's new message on stdout, none appended to the file"
 
 # bob cannot log in: alice's new mail still comes in, and bob is named.
 config wrong
