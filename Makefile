@@ -4,12 +4,13 @@
 #   make check      install missing packages, build, run every test
 #   make demo       run the pipeline on share/demo into a throwaway spool
 #   make bench      benchmarks against peer tools (bench/README)
-#   make install    PREFIX, DESTDIR, BINDIR, MANDIR
+#   make install    PREFIX, DESTDIR, BINDIR, MANDIR, SYSTEMDUSERDIR
 #   make clean
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 CC	?= cc
 CFLAGS	?= -g -O2
 
@@ -136,8 +137,14 @@ bench: all
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(SYSTEMDUSERDIR)
 	install -m 755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(BINDIR)/
+	install -m 755 scripts/mailpoll $(DESTDIR)$(BINDIR)/mailpoll
+	sed 's|^ExecStart=/usr/local/bin/mailpoll$$|ExecStart=$(BINDIR)/mailpoll|' \
+	    share/systemd/mailpoll.service > $(DESTDIR)$(SYSTEMDUSERDIR)/mailpoll.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUSERDIR)/mailpoll.service
+	install -m 644 share/systemd/mailpoll.timer $(DESTDIR)$(SYSTEMDUSERDIR)/
 	install -m 644 share/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 share/man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/

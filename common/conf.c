@@ -139,7 +139,7 @@ parse_account(struct conf *c, char *rest, char *err, size_t errsz,
 	if ((colon = strchr(rest, ':')) != NULL)
 		*colon++ = '\0';
 	name = trim(rest);
-	if (*name == '\0' || strpbrk(name, " \t/") != NULL) {
+	if (*name == '\0' || *name == '.' || strpbrk(name, " \t/") != NULL) {
 		snprintf(err, errsz, "%s: bad account name", where);
 		return -1;
 	}

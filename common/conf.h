@@ -12,7 +12,8 @@
  *	user soc2@corp.example
  *	account default : soc
  *
- * "defaults" settings apply to every account; "account B : A" starts B
+ * Account names name files in the spool: no white space or "/", and no
+ * leading dot.  "defaults" settings apply to every account; "account B : A" starts B
  * with A's settings.  A value is the rest of the line, trimmed; double
  * quotes around it are removed.  Unknown keys are errors (a typo must not
  * pass as a setting).  A file that holds secrets (password, client_secret,
