@@ -269,19 +269,26 @@ static int
 on_chunk(void *arg)
 {
 	struct poll *p = arg;
+	struct uidset done;
 	int r;
 
 	if (p->unsaved > 0 && (r = cursor_save(p)) != 0)
 		return r;
 	if (p->done.n == 0)
 		return 0;
-	if (p->o->mark_seen && (r = imap_mark_seen(p->imap, &p->done)) != 0)
-		return r;
-	if (p->o->move_to != NULL &&
-	    (r = imap_move(p->imap, &p->done, p->o->move_to)) != 0)
-		return r;
-	uidset_free(&p->done);
-	return 0;
+	/*
+	 * Taken out first: the next FETCH is already at the server, and its
+	 * messages arrive (and are written) while the STORE or MOVE waits.
+	 */
+	done = p->done;
+	memset(&p->done, 0, sizeof(p->done));
+	r = 0;
+	if (p->o->mark_seen)
+		r = imap_mark_seen(p->imap, &done);
+	if (r == 0 && p->o->move_to != NULL)
+		r = imap_move(p->imap, &done, p->o->move_to);
+	uidset_free(&done);
+	return r;
 }
 
 /* What a scheduled poll asks for this time; the plan goes in the cursor. */
