@@ -34,7 +34,9 @@
 #include "xalloc.h"
 
 /* Messages written between two replacements of the cursor. */
-#define CURSOR_EVERY	64
+#define CURSOR_EVERY	256
+/* Output gathered into one write(2); a message larger goes alone. */
+#define OUT_FLUSH	(1024 * 1024)
 
 struct cursor {
 	unsigned long long uidvalidity;
@@ -54,13 +56,16 @@ struct poll {
 	int		 keep;		/* write the cursor */
 	char		 path[300];
 	unsigned char	 key[KEY_SECRET_BYTES];
-	char		*out;
-	size_t		 outcap;
+	char		*out;		/* messages not yet written */
+	size_t		 outlen, outcap;
+	struct uidset	 inout;		/* their UIDs */
 	unsigned	 unsaved;
 	struct uidset	 done;		/* written, for --mark-seen/--move-to */
 	unsigned long long written, toolarge;
 	int		 status;
 };
+
+static int	flush(struct poll *);
 
 static void
 cursor_free(struct cursor *c)
@@ -126,10 +131,10 @@ static int
 cursor_save(struct poll *p)
 {
 	char *pend, *held, *text;
-	int r = 0;
+	int r;
 
-	if (!p->keep)
-		return 0;
+	if ((r = flush(p)) != 0 || !p->keep)
+		return r;
 	pend = uidset_format(&p->c.pending, 0, p->c.pending.n, NULL);
 	held = uidset_format(&p->c.held, 0, p->c.held.n, NULL);
 	text = xasprintf("# mailfetch cursor: account %s, folder %s\n"
@@ -190,6 +195,40 @@ write_out(const char *buf, size_t n)
 	return 0;
 }
 
+/*
+ * Write the gathered messages; only now are they struck off.  Called
+ * before every cursor save, so the cursor never passes a message that
+ * is still in our buffer.
+ */
+static int
+flush(struct poll *p)
+{
+	size_t i;
+	uint32_t u;
+	int r;
+
+	if (p->outlen == 0)
+		return 0;
+	r = write_out(p->out, p->outlen);
+	p->outlen = 0;
+	if (r != 0) {
+		uidset_free(&p->inout);
+		return r;
+	}
+	for (i = 0; i < p->inout.n; i++)
+		for (u = p->inout.r[i].lo; ; u++) {
+			uidset_del(&p->c.pending, u);
+			uidset_del(&p->c.held, u);
+			p->written++;
+			p->unsaved++;
+			if (u == p->inout.r[i].hi)
+				break;
+		}
+	uidset_union(&p->done, &p->inout);
+	uidset_free(&p->inout);
+	return 0;
+}
+
 /* One message to stdout as an mboxrd entry with its origin header. */
 static int
 deliver(struct poll *p, const struct fetched *f)
@@ -215,9 +254,10 @@ deliver(struct poll *p, const struct fetched *f)
 			break;
 		nl++;
 	}
-	xgrow(&p->out, &p->outcap, need);
-	len = (size_t)snprintf(p->out, p->outcap, "From mailfetch@%s %s\n",
-	    p->acct->name, date);
+	xgrow(&p->out, &p->outcap, p->outlen + need);
+	len = p->outlen;
+	len += (size_t)snprintf(p->out + len, p->outcap - len,
+	    "From mailfetch@%s %s\n", p->acct->name, date);
 	memcpy(p->out + len, hdr, (size_t)n);
 	len += (size_t)n;
 	while (s < e) {
@@ -234,7 +274,9 @@ deliver(struct poll *p, const struct fetched *f)
 	if (f->len > 0 && f->data[f->len - 1] != '\n')
 		p->out[len++] = '\n';
 	p->out[len++] = '\n';
-	return write_out(p->out, len);
+	p->outlen = len;
+	uidset_add(&p->inout, f->uid);
+	return p->outlen >= OUT_FLUSH ? flush(p) : 0;
 }
 
 static int
@@ -256,11 +298,7 @@ on_message(const struct fetched *f, void *arg)
 	}
 	if ((r = deliver(p, f)) != 0)
 		return r;
-	p->written++;
-	uidset_del(&p->c.pending, f->uid);
-	uidset_del(&p->c.held, f->uid);
-	uidset_add(&p->done, f->uid);
-	if (++p->unsaved >= CURSOR_EVERY)
+	if (p->unsaved >= CURSOR_EVERY)
 		return cursor_save(p);
 	return 0;
 }
@@ -272,7 +310,8 @@ on_chunk(void *arg)
 	struct uidset done;
 	int r;
 
-	if (p->unsaved > 0 && (r = cursor_save(p)) != 0)
+	if ((r = flush(p)) != 0 ||
+	    (p->unsaved > 0 && (r = cursor_save(p)) != 0))
 		return r;
 	if (p->done.n == 0)
 		return 0;
@@ -435,8 +474,9 @@ poll_folder(struct spool *sp, struct imap *imap, const struct account *acct,
 		diag(imap_server(imap), o->folder, "no message with UID %u", o->uid);
 		r = EX_NOINPUT;
 	}
-	if (p.unsaved > 0 || p.keep) {
-		int r2 = cursor_save(&p);
+	/* Whole messages gathered before a failure still go out. */
+	{
+		int r2 = p.keep ? cursor_save(&p) : flush(&p);
 
 		if (r == 0)
 			r = r2;
@@ -452,6 +492,7 @@ done:
 	uidset_free(&take);
 	uidset_free(&gone);
 	uidset_free(&p.done);
+	uidset_free(&p.inout);
 	free(p.out);
 	return r;
 }
