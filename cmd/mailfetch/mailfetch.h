@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "account.h"
+
 struct conf;
 struct spool;
 
@@ -42,24 +44,6 @@ char		*uidset_format(const struct uidset *, size_t from,
 int		 uidset_parse(struct uidset *, const char *, size_t);
 
 /* --- imap.c: one logged-in connection --- */
-enum tlsmode { TLS_IMPLICIT, TLS_STARTTLS, TLS_OFF };
-
-struct account {
-	const char	*name;
-	char		*url;		/* imap[s]://host[:port]/ */
-	char		*server;	/* host[:port], for messages */
-	enum tlsmode	 tls;
-	int		 verify;
-	const char	*cafile;
-	const char	*user;
-	char		*password;	/* or NULL */
-	int		 oauth;		/* log in with an access token */
-	char		*bearer;	/* the token, or NULL */
-	const char	*mech;		/* "XOAUTH2", "OAUTHBEARER" or NULL */
-	int		 netrc;
-	long		 timeout;	/* seconds, for connect and each read */
-};
-
 /* A message as the server sent it. */
 struct fetched {
 	uint32_t	 uid;
@@ -111,11 +95,6 @@ int	imap_mark_seen(struct imap *, const struct uidset *);
 /* UID MOVE set to folder (COPY, STORE \Deleted, UID EXPUNGE without MOVE). */
 int	imap_move(struct imap *, const struct uidset *, const char *folder);
 const char *imap_server(const struct imap *);
-
-/* --- account.c --- */
-/* The account's settings; 0 or EX_CONFIG after a diagnostic. */
-int	account_load(const struct conf *, const char *name, struct account *);
-void	account_free(struct account *);
 
 /* --- poll.c --- */
 struct pollopts {

@@ -149,7 +149,7 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if ((r = account_load(conf, name, &a)) == 0 &&
+	if ((r = account_load(conf, name, ACCT_IMAP, &a)) == 0 &&
 	    (r = login(sp, conf, &a, &imap)) == 0)
 		r = poll_folder(sp, imap, &a, &o);
 	imap_close(imap);

@@ -1,17 +1,13 @@
-/*
- * An account's IMAP settings from the configuration file: where, how to
- * protect the connection, and how to log in.
- */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
 
+#include "account.h"
 #include "conf.h"
 #include "cred.h"
 #include "diag.h"
-#include "mailfetch.h"
 #include "oauth.h"
 #include "xalloc.h"
 
@@ -25,56 +21,82 @@ bad(const char *acct, const char *what)
 	return EX_CONFIG;
 }
 
-/* URL, TLS mode and server name from imap_url, or host, port and tls. */
+struct proto {
+	const char	*urlkey, *plain, *tls;	/* key, schemes */
+	const char	*ports[3];		/* implicit, starttls, off */
+};
+
+static const struct proto protos[] = {
+	{ "imap_url", "imap", "imaps", { "993", "143", "143" } },
+	{ "smtp_url", "smtp", "smtps", { "465", "587", "25" } },
+};
+
+/* URL, TLS mode and server name from the URL, or host, port and tls. */
 static int
-where(const struct conf *c, struct account *a)
+where(const struct conf *c, const struct proto *pr, struct account *a)
 {
-	const char *url = conf_get(c, a->name, "imap_url");
+	const char *url = conf_get(c, a->name, pr->urlkey);
 	const char *tls = conf_get(c, a->name, "tls");
 	const char *host = conf_get(c, a->name, "host");
 	const char *port = conf_get(c, a->name, "port");
 	const char *rest;
+	size_t n;
 	int implicit;
+	char msg[128];
 
 	if (tls != NULL && strcmp(tls, "on") && strcmp(tls, "starttls") &&
 	    strcmp(tls, "off"))
 		return bad(a->name, "tls must be on, starttls or off");
 	if (url != NULL) {
-		if (strncasecmp(url, "imaps://", 8) == 0)
-			implicit = 1, rest = url + 8;
-		else if (strncasecmp(url, "imap://", 7) == 0)
-			implicit = 0, rest = url + 7;
-		else
-			return bad(a->name, "imap_url must begin imap:// or imaps://");
-		if (implicit && tls != NULL && strcmp(tls, "on"))
-			return bad(a->name, "imaps:// is TLS from the start: "
-			    "tls must be on or unset");
-		if (!implicit && tls != NULL && !strcmp(tls, "on"))
-			return bad(a->name, "tls on with imap://: use imaps://, "
-			    "or tls starttls");
+		n = strlen(pr->tls);
+		if (strncasecmp(url, pr->tls, n) == 0 && !strncmp(url + n, "://", 3))
+			implicit = 1, rest = url + n + 3;
+		else if (strncasecmp(url, pr->plain, n - 1) == 0 &&
+		    !strncmp(url + n - 1, "://", 3))
+			implicit = 0, rest = url + n + 2;
+		else {
+			snprintf(msg, sizeof(msg), "%s must begin %s:// or %s://",
+			    pr->urlkey, pr->plain, pr->tls);
+			return bad(a->name, msg);
+		}
+		if (implicit && tls != NULL && strcmp(tls, "on")) {
+			snprintf(msg, sizeof(msg), "%s:// is TLS from the start: "
+			    "tls must be on or unset", pr->tls);
+			return bad(a->name, msg);
+		}
+		if (!implicit && tls != NULL && !strcmp(tls, "on")) {
+			snprintf(msg, sizeof(msg), "tls on with %s://: use %s://, "
+			    "or tls starttls", pr->plain, pr->tls);
+			return bad(a->name, msg);
+		}
 		a->tls = implicit ? TLS_IMPLICIT : tls && !strcmp(tls, "off") ?
 		    TLS_OFF : TLS_STARTTLS;
 		a->server = xstrndup(rest, strcspn(rest, "/?"));
-		a->url = xasprintf("%s%s/", implicit ? "imaps://" : "imap://",
+		if (*a->server == '\0')
+			return bad(a->name, "no host in the URL");
+		a->url = xasprintf("%s://%s/", implicit ? pr->tls : pr->plain,
 		    a->server);
 		return 0;
 	}
-	if (host == NULL)
-		return bad(a->name, "no imap_url or host");
+	if (host == NULL) {
+		snprintf(msg, sizeof(msg), "no %s or host", pr->urlkey);
+		return bad(a->name, msg);
+	}
 	a->tls = tls == NULL || !strcmp(tls, "on") ? TLS_IMPLICIT :
 	    !strcmp(tls, "starttls") ? TLS_STARTTLS : TLS_OFF;
 	if (port == NULL)
-		port = a->tls == TLS_IMPLICIT ? "993" : "143";
+		port = pr->ports[a->tls];
 	if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
 		return bad(a->name, "port must be a number");
 	a->server = xasprintf("%s:%s", host, port);
-	a->url = xasprintf("%s://%s/", a->tls == TLS_IMPLICIT ? "imaps" : "imap",
-	    a->server);
+	a->url = xasprintf("%s://%s/", a->tls == TLS_IMPLICIT ? pr->tls :
+	    pr->plain, a->server);
 	return 0;
 }
 
 int
-account_load(const struct conf *c, const char *name, struct account *a)
+account_load(const struct conf *c, const char *name, enum acct_proto proto,
+    struct account *a)
 {
 	const char *auth, *t;
 	char err[256];
@@ -86,7 +108,7 @@ account_load(const struct conf *c, const char *name, struct account *a)
 		diag(name, "config", "no such account");
 		return EX_CONFIG;
 	}
-	if ((r = where(c, a)) != 0)
+	if ((r = where(c, &protos[proto], a)) != 0)
 		return r;
 	if ((v = conf_bool(c, name, "tls_verify", 1)) == -1)
 		return bad(name, "tls_verify must be on or off");
@@ -121,8 +143,10 @@ account_load(const struct conf *c, const char *name, struct account *a)
 		a->netrc = a->password == NULL;
 		return 0;
 	}
-	if (!strcmp(auth, "none"))
+	if (!strcmp(auth, "none")) {
+		a->anonymous = 1;
 		return 0;
+	}
 	return bad(name, "auth must be auto, oauth, xoauth2, oauthbearer, "
 	    "basic or none");
 }
