@@ -31,13 +31,15 @@ MALLOC	?= jemalloc
 PKG_artifactx	= libpsl libidn2
 PKG_codematch	=
 PKG_mailfetch	= libcurl
+PKG_mailsend	= libcurl gmime-3.0 libcmark-gfm
 
-TOOLS	= mailparse artifactx codematch mailfetch
+TOOLS	= mailparse artifactx codematch mailfetch mailsend
 COMMON_SRC	= $(wildcard common/*.c)
 MAILPARSE_SRC	= $(wildcard cmd/mailparse/*.c)
 ARTIFACTX_SRC	= $(wildcard cmd/artifactx/*.c)
 CODEMATCH_SRC	= $(wildcard cmd/codematch/*.c)
 MAILFETCH_SRC	= $(wildcard cmd/mailfetch/*.c)
+MAILSEND_SRC	= $(wildcard cmd/mailsend/*.c)
 
 B	?= build
 BIN	?= bin
@@ -47,6 +49,7 @@ MAILPARSE_OBJ	= $(MAILPARSE_SRC:%.c=$(B)/%.o)
 ARTIFACTX_OBJ	= $(ARTIFACTX_SRC:%.c=$(B)/%.o)
 CODEMATCH_OBJ	= $(CODEMATCH_SRC:%.c=$(B)/%.o)
 MAILFETCH_OBJ	= $(MAILFETCH_SRC:%.c=$(B)/%.o)
+MAILSEND_OBJ	= $(MAILSEND_SRC:%.c=$(B)/%.o)
 
 pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkglibs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -73,6 +76,10 @@ $(B)/cmd/mailfetch/%.o: cmd/mailfetch/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icmd/mailfetch $(call pkgcflags,$(PKG_COMMON) $(PKG_mailfetch)) -c -o $@ $<
 
+$(B)/cmd/mailsend/%.o: cmd/mailsend/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icmd/mailsend $(call pkgcflags,$(PKG_COMMON) $(PKG_mailsend)) -c -o $@ $<
+
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -97,6 +104,12 @@ $(BIN)/mailfetch: $(MAILFETCH_OBJ) $(B)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
 	    $(call pkglibs,$(PKG_COMMON) $(PKG_mailfetch))
+
+# cmark-gfm's table extension has no pkg-config file of its own.
+$(BIN)/mailsend: $(MAILSEND_OBJ) $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+	    $(call pkglibs,$(PKG_COMMON) $(PKG_mailsend)) -lcmark-gfm-extensions
 
 # The same tools with AddressSanitizer and UBSan, for the corpus tests.
 asan:

@@ -235,6 +235,19 @@ jsonl_dump(json_t *rec, size_t *len)
 	return m.buf;
 }
 
+json_t *
+jsonl_parse(const char *s, size_t n)
+{
+	json_error_t jerr;
+	json_t *v = json_loadb(s, n, 0, &jerr);
+
+	if (v != NULL && !json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
 int
 jsonl_write(FILE *fp, json_t *rec)
 {

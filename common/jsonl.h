@@ -31,6 +31,9 @@ json_t	*jsonl_error(const char *code, const char *fmt, ...)
  */
 char	*jsonl_dump(json_t *rec, size_t *len);
 
+/* One JSON object from n bytes (a new reference), or NULL if it is none. */
+json_t	*jsonl_parse(const char *s, size_t n);
+
 /* Write rec as one line to fp; 0, or -1 with errno set on a write error. */
 int	 jsonl_write(FILE *fp, json_t *rec);
 
