@@ -30,6 +30,12 @@ MODE says what happens when message 3 is due in a FETCH answer:
   bad-response       answer the whole FETCH with "TAG BAD" (nothing untagged)
   no-folder          SELECT/EXAMINE/STATUS of any mailbox answers
                      "TAG NO [NONEXISTENT] Mailbox doesn't exist: NAME"
+  huge-literal       announce "* 3 FETCH (UID 3 BODY[] {5000000000}", send
+                     64 MiB of it, then close the connection
+and, not about message 3:
+  refuse-login       LOGIN and AUTHENTICATE answer "TAG NO
+                     [AUTHENTICATIONFAILED] Authentication failed." (a
+                     wrong password), whatever the user and password
 """
 import base64
 import os
@@ -38,11 +44,14 @@ import socket
 import sys
 
 MODES = ("normal", "drop-mid-literal", "oversized-literal",
-         "unknown-response", "bad-response", "no-folder")
+         "unknown-response", "bad-response", "no-folder", "huge-literal",
+         "refuse-login")
 UIDVALIDITY = 1234
 CUE_UID = 3
 IDLE_SECONDS = 60	# a stuck client must not block the next connection forever
 MAX_LITERAL = 1 << 20	# what a LOGIN literal may be
+HUGE = 5000000000	# huge-literal: announced, never sent
+HUGE_SENT = 64 << 20	# what is sent of it before the connection closes
 
 CAPS = "IMAP4rev1 AUTH=PLAIN"
 
@@ -249,6 +258,8 @@ class Session:
         if len(t) != 2:
             self.line(tag + " BAD LOGIN needs a user name and a password")
             return
+        if self.refused(tag):
+            return
         self.authed = True
         log("login as %r", t[0])
         self.line("%s OK [CAPABILITY %s] Logged in" % (tag, CAPS))
@@ -274,9 +285,18 @@ class Session:
         if len(parts) != 3:
             self.line(tag + " BAD malformed PLAIN response")
             return
+        if self.refused(tag):
+            return
         self.authed = True
         log("authenticate as %r", parts[1].decode("utf-8", "replace"))
         self.line("%s OK [CAPABILITY %s] Logged in" % (tag, CAPS))
+
+    def refused(self, tag):
+        if self.mode != "refuse-login":
+            return False
+        log("cue: login refused")
+        self.line(tag + " NO [AUTHENTICATIONFAILED] Authentication failed.")
+        return True
 
     def need_auth(self, tag):
         if not self.authed:
@@ -449,6 +469,15 @@ class Session:
         out = ("* %d FETCH (" % n + " ".join(parts)).encode()
         sep = b" " if parts else b""
         for name, data in lits:
+            if cue and self.mode == "huge-literal":
+                out += sep + ("%s {%d}\r\n" % (name, HUGE)).encode()
+                self.send(out)
+                chunk = b"x" * 65535 + b"\n"
+                for _ in range(HUGE_SENT // len(chunk)):
+                    self.send(chunk)
+                log("cue: announced {%d} for UID %d, sent %d bytes of it, closing",
+                    HUGE, u, HUGE_SENT)
+                return False
             out += sep + ("%s {%d}\r\n" % (name, len(data))).encode()
             sep = b" "
             if cue and self.mode == "drop-mid-literal":
