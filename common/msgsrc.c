@@ -336,6 +336,30 @@ next_single(struct msgsrc *s, struct rawmsg *m)
 	return 1;
 }
 
+/*
+ * Where the last message of the input ends.  An unfinished last line
+ * that is "From " or its beginning ("F", "Fr", ...) is no line of the
+ * message, which an mbox writer would have escaped, but a From_ line its
+ * writer was cut off in: it ends the message and comes back alone, cut.
+ */
+static size_t
+cut_tail(struct msgsrc *s, size_t start)
+{
+	const char *p = s->buf + start, *e = s->buf + s->len, *t;
+	size_t n;
+
+	if (e == p || e[-1] == '\n')
+		return s->len;
+	for (t = e; t > p && t[-1] != '\n'; t--)
+		;
+	if (t == p)
+		return s->len;
+	n = (size_t)(e - t);
+	if (memcmp(t, "From ", n < 5 ? n : 5) != 0)
+		return s->len;
+	return (size_t)(t - s->buf);
+}
+
 int
 msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 {
@@ -398,6 +422,15 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 	m->index = s->index++;
 	m->offset = s->base + s->pos;
 	nl = memchr(s->buf + s->pos, '\n', s->len - s->pos);
+	if (nl == NULL) {
+		/* A From_ line the input ends in: its writer was cut off. */
+		m->cut = m->ateof = 1;
+		if ((m->data = malloc(1)) == NULL)
+			return -1;
+		m->data[0] = '\0';
+		s->pos = s->len;
+		return 1;
+	}
 	start = nl ? (size_t)(nl + 1 - s->buf) : s->len;
 
 	s->escaped = -1;
@@ -502,6 +535,8 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 		if (fill(s, 0) == -1)
 			return -1;
 	}
+	if (body == s->len && s->eof)
+		body = cut_tail(s, start);
 	if (skipped) {
 		m->size += body - start;
 		m->toolarge = 1;
@@ -519,6 +554,7 @@ msgsrc_next(struct msgsrc *s, struct rawmsg *m)
 	}
 	if (take(s, start, end, m) == -1)
 		return -1;
+	m->ateof = body == s->len && s->eof;
 	s->pos = body;
 	return 1;
 }

@@ -35,6 +35,10 @@ struct rawmsg {
 	unsigned long long	 offset;	/* byte offset of its From_ line */
 	int			 toolarge;	/* over MAX_MESSAGE_BYTES: data
 						   holds only its first bytes */
+	int			 cut;		/* the input ended inside its
+						   From_ line: a writer was cut
+						   off; data is empty */
+	int			 ateof;		/* it ends where the input does */
 	int			 borrowed;	/* data points into the reader's
 						   map of the input, valid until
 						   msgsrc_free(); not freed, not

@@ -33,8 +33,9 @@
 #include "spool.h"
 #include "xalloc.h"
 
-/* Messages written between two replacements of the cursor. */
+/* Messages written, or seconds, between two replacements of the cursor. */
 #define CURSOR_EVERY	256
+#define CURSOR_SECONDS	1.0
 /* Output gathered into one write(2); a message larger goes alone. */
 #define OUT_FLUSH	(1024 * 1024)
 
@@ -59,13 +60,24 @@ struct poll {
 	char		*out;		/* messages not yet written */
 	size_t		 outlen, outcap;
 	struct uidset	 inout;		/* their UIDs */
+	unsigned	 nout;		/* and their number */
 	unsigned	 unsaved;
+	double		 saved_at;	/* monotonic seconds */
 	struct uidset	 done;		/* written, for --mark-seen/--move-to */
 	unsigned long long written, toolarge;
 	int		 status;
 };
 
 static int	flush(struct poll *);
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void
 cursor_free(struct cursor *c)
@@ -147,6 +159,7 @@ cursor_save(struct poll *p)
 		r = errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT;
 	}
 	p->unsaved = 0;
+	p->saved_at = now();
 	free(text);
 	free(pend);
 	free(held);
@@ -211,6 +224,7 @@ flush(struct poll *p)
 		return 0;
 	r = write_out(p->out, p->outlen);
 	p->outlen = 0;
+	p->nout = 0;
 	if (r != 0) {
 		uidset_free(&p->inout);
 		return r;
@@ -276,6 +290,7 @@ deliver(struct poll *p, const struct fetched *f)
 	p->out[len++] = '\n';
 	p->outlen = len;
 	uidset_add(&p->inout, f->uid);
+	p->nout++;
 	return p->outlen >= OUT_FLUSH ? flush(p) : 0;
 }
 
@@ -298,7 +313,9 @@ on_message(const struct fetched *f, void *arg)
 	}
 	if ((r = deliver(p, f)) != 0)
 		return r;
-	if (p->unsaved >= CURSOR_EVERY)
+	/* Written or on their way, never more than CURSOR_EVERY unsaved. */
+	if (p->unsaved + p->nout >= CURSOR_EVERY || (p->unsaved + p->nout > 0 &&
+	    now() - p->saved_at >= CURSOR_SECONDS))
 		return cursor_save(p);
 	return 0;
 }
@@ -420,6 +437,7 @@ poll_folder(struct spool *sp, struct imap *imap, const struct account *acct,
 	int r, lockfd = -1, rw = o->mark_seen || o->move_to != NULL;
 
 	memset(&p, 0, sizeof(p));
+	p.saved_at = now();
 	p.sp = sp;
 	p.imap = imap;
 	p.acct = acct;

@@ -61,9 +61,11 @@ void		 source_init(const char *spooldir);
 
 /*
  * Check the first line of m.  0: it is no X-Mailcase-Source header;
- * 1: it is one and verifies; -1: it is one and does not (f->why); 2: it
- * is mailfetch's own, but fewer bytes than it signed follow: the stream
- * was cut in the middle of the message (f->cut, f->source).
+ * 1: it is one and verifies; -1: it is one and does not (f->why); 2:
+ * the stream was cut by a writer's death (f->cut): mailfetch's own line
+ * with fewer bytes than it signed behind it (f->source), or an input
+ * ending in a From_ line, right after one, or inside such a header line
+ * (f->source NULL).
  * Thread safe.  Prints nothing, except once when keys/source is there
  * but cannot be read.
  */

@@ -1183,11 +1183,12 @@ parser_record(struct parser *p, const struct rawmsg *m, json_t *source,
 		 * to make a case of; mailfetch owes it still and sends it
 		 * whole on its next run.
 		 */
-		json_decref(source);
 		rec = jsonl_record("error");
 		json_object_set_new(rec, "error", jsonl_error("truncated", "%s",
 		    f.cut));
-		json_object_set_new(rec, "source", f.source);
+		json_object_set_new(rec, "source", f.source ? f.source : source);
+		if (f.source != NULL)
+			json_decref(source);
 		*bad = 1;
 		*why = json_string_value(json_object_get(json_object_get(rec,
 		    "error"), "text"));

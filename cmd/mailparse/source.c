@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -122,6 +123,20 @@ source_check(const struct rawmsg *m, struct fetched *f)
 	int r;
 
 	memset(f, 0, sizeof(*f));
+	if (m->cut || (m->mbox && m->ateof && m->len == 0)) {
+		snprintf(f->cut, sizeof(f->cut), "the input ends %s: its writer "
+		    "was cut off", m->cut ? "inside a From_ line" :
+		    "right after a From_ line");
+		return 2;
+	}
+	/* The input ends inside mailfetch's line: cut before the message. */
+	if (m->mbox && m->ateof && memchr(m->data, '\n', m->len) == NULL &&
+	    m->len < ORIGIN_LINE_MAX && strncasecmp(m->data, ORIGIN_HEADER,
+	    m->len < strlen(ORIGIN_HEADER) ? m->len : strlen(ORIGIN_HEADER)) == 0) {
+		snprintf(f->cut, sizeof(f->cut), "the input ends inside an "
+		    ORIGIN_HEADER " line: its writer was cut off");
+		return 2;
+	}
 	if ((r = origin_parse(m->data, m->len, &o, &skip)) == 0)
 		return 0;
 	if (r == -1) {
