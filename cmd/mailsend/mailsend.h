@@ -103,7 +103,8 @@ int	smtp_check(struct smtp *);
 /* --- outbox.c --- */
 /*
  * Queue m in outbox/new (Maildir discipline) with meta (the draft's case
- * and thread, for the record); its name into name (64 bytes).
+ * and thread, for the record); its name into name (64 bytes).  Like
+ * every outbox change, durable only after spool_sync().
  */
 int	outbox_put(struct spool *, const struct outmsg *m, json_t *meta,
 	    char *name, size_t namesz);

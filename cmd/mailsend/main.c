@@ -40,6 +40,20 @@
 
 extern char **environ;
 
+/* One message of a batch, or a record passed on in its place. */
+struct item {
+	json_t		*rec;		/* passed on as it is, or NULL */
+	char		 name[96];	/* in the outbox */
+	struct outmsg	 m;
+	json_t		*meta;
+	struct draft	 d;
+	char		 casecode[CASE_CODE_MAX + 1], tcode[CASE_CODE_MAX + 1];
+	long		 tnum;
+};
+
+/* Drafts queued before one sync and sent on one connection. */
+#define BATCH	256
+
 struct run {
 	struct spool	*sp;
 	struct conf	*conf;
@@ -52,6 +66,8 @@ struct run {
 	int		 dry_run;
 	int		 status;
 	const char	*argv0;
+	struct item	*items;		/* the batch: queued, not yet sent */
+	size_t		 nitems;
 };
 
 static void	usage(void) __attribute__((noreturn));
@@ -61,6 +77,8 @@ static int	on_draft(json_t *, void *);
 static int	flush_one(const char *, struct outmsg *, json_t *, void *);
 static const char *default_account(const struct conf *);
 static int	read_file(const char *, char **, size_t *);
+static int	run_batch(struct run *);
+static int	idle(void *);
 
 enum { O_TO = 256, O_CC, O_BCC, O_FROM, O_SUBJECT, O_BODY, O_BODYFILE,
 	O_HTMLFILE, O_TEXTFILE, O_ATTACH, O_INLINE, O_HEADER, O_RAW, O_REPLY,
@@ -220,9 +238,11 @@ main(int argc, char *argv[])
 	} else if (flags > 0)
 		run.status = send_draft(&run, &d);
 	else
-		run.status = status_worse(run.status,
-		    jsonl_loop(stdin, "stdin", stdout, on_draft, &run));
+		run.status = status_worse(run.status, jsonl_loop_idle(stdin,
+		    "stdin", NULL, on_draft, idle, &run));
+	run.status = status_worse(run.status, run_batch(&run));
 	draft_free(&d);
+	free(run.items);
 	smtp_free(run.smtp);
 	if (run.loaded)
 		account_free(&run.a);
@@ -393,15 +413,12 @@ deliver(struct run *r, const char *name, struct outmsg *m, json_t *meta)
 		json_object_set_new(rec, "error", jsonl_error("refused", "%s",
 		    res.why));
 	/* What some server took is kept, and a case reply recorded, once. */
-	if (res.accepted.n > 0) {
+	if (res.accepted.n > 0)
 		spool_put(r->sp, "msg", id, m->data, m->len);
-		spool_commit(r->sp);
-	}
-	if (jsonl_write(stdout, rec) == -1)
-		st = EX_IOERR;
-	fflush(stdout);
-	json_decref(rec);
 	st = res.status;
+	if (jsonl_write(stdout, rec) == -1)
+		st = status_worse(st, EX_IOERR);
+	json_decref(rec);
 	strv_free(&left);
 	sendresult_free(&res);
 	return st;
@@ -472,10 +489,11 @@ send_draft(struct run *r, struct draft *d)
 {
 	struct outmsg m;
 	char tcode[CASE_CODE_MAX + 1] = "", casecode[CASE_CODE_MAX + 1] = "";
-	char name[96], mid[MSGID_MAX + 1], *dom, *s;
+	char mid[MSGID_MAX + 1], *dom, *s;
 	const char *from = conf_get(r->conf, r->acct, "from");
 	const char *sm = conf_get(r->conf, r->acct, "service_mail");
 	long tnum = -1;
+	struct item *it;
 	json_t *meta;
 	int st;
 
@@ -548,23 +566,98 @@ send_draft(struct run *r, struct draft *d)
 		json_object_set_new(meta, "case", json_string(casecode));
 		json_object_set_new(meta, "thread", json_integer(tnum));
 	}
-	if (outbox_put(r->sp, &m, meta, name, sizeof(name)) == -1) {
+	if (r->nitems == BATCH && (st = run_batch(r)) != 0 && st != EX_NOUSER &&
+	    st != EX_TEMPFAIL && st != EX_UNAVAILABLE)
+		r->status = status_worse(r->status, st);
+	r->items = xrealloc(r->items, (r->nitems + 1) * sizeof(*r->items));
+	it = &r->items[r->nitems];
+	memset(it, 0, sizeof(*it));
+	if (outbox_put(r->sp, &m, meta, it->name, sizeof(it->name)) == -1) {
 		diag(spool_dir(r->sp), "outbox", "%s", strerror(errno));
 		json_decref(meta);
 		outmsg_free(&m);
 		return EX_CANTCREAT;
 	}
-	st = deliver(r, name, &m, meta);
-	/* Into the case's thread once a server has it (or will, queued). */
-	if (*casecode && (st == 0 || st == EX_NOUSER || st == EX_TEMPFAIL) &&
-	    reply_record(r->cs, casecode, tcode, tnum, d, &m, sm) == -1) {
-		diag(casecode, "thread", "the sent mail is not in the case: %s",
-		    strerror(errno));
-		st = status_worse(st, EX_IOERR);
+	it->m = m;
+	it->meta = meta;
+	it->d = *d;		/* the case entry is written from it */
+	memset(d, 0, sizeof(*d));
+	d->thread = -1;
+	snprintf(it->casecode, sizeof(it->casecode), "%s", casecode);
+	snprintf(it->tcode, sizeof(it->tcode), "%s", tcode);
+	it->tnum = tnum;
+	r->nitems++;
+	return 0;
+}
+
+/* Pass rec on in its place in the output, after what is queued before it. */
+static void
+pass_on(struct run *r, json_t *rec)
+{
+	struct item *it;
+
+	r->items = xrealloc(r->items, (r->nitems + 1) * sizeof(*r->items));
+	it = &r->items[r->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->rec = json_incref(rec);
+}
+
+/*
+ * Send the batch: make its queue durable with one sync, send each on
+ * the one connection, record case replies, then make the results
+ * durable with another.
+ */
+static int
+run_batch(struct run *r)
+{
+	const char *sm = conf_get(r->conf, r->acct, "service_mail");
+	struct item *it;
+	size_t i;
+	int st, worst = 0;
+
+	if (r->nitems == 0)
+		return 0;
+	if (spool_sync(r->sp) == -1) {
+		diag(spool_dir(r->sp), "outbox", "%s", strerror(errno));
+		worst = EX_IOERR;
 	}
-	json_decref(meta);
-	outmsg_free(&m);
-	return st;
+	for (i = 0; i < r->nitems; i++) {
+		it = &r->items[i];
+		if (it->rec != NULL) {
+			if (jsonl_write(stdout, it->rec) == -1)
+				worst = status_worse(worst, EX_IOERR);
+			json_decref(it->rec);
+			continue;
+		}
+		st = worst == EX_IOERR ? EX_IOERR : deliver(r, it->name, &it->m,
+		    it->meta);
+		/* Into the case's thread once a server has it (or will). */
+		if (*it->casecode && (st == 0 || st == EX_NOUSER ||
+		    st == EX_TEMPFAIL) && reply_record(r->cs, it->casecode,
+		    it->tcode, it->tnum, &it->d, &it->m, sm) == -1) {
+			diag(it->casecode, "thread", "the sent mail is not in the "
+			    "case: %s", strerror(errno));
+			st = status_worse(st, EX_IOERR);
+		}
+		worst = status_worse(worst, st);
+		json_decref(it->meta);
+		outmsg_free(&it->m);
+		draft_free(&it->d);
+	}
+	r->nitems = 0;
+	fflush(stdout);
+	if (spool_commit(r->sp) == -1 || spool_sync(r->sp) == -1) {
+		diag(spool_dir(r->sp), "outbox", "%s", strerror(errno));
+		worst = status_worse(worst, EX_IOERR);
+	}
+	return worst;
+}
+
+/* Input would block: send what is queued instead of waiting. */
+static int
+idle(void *arg)
+{
+	return run_batch(arg);
 }
 
 static int
@@ -573,6 +666,10 @@ flush_one(const char *name, struct outmsg *m, json_t *meta, void *arg)
 	struct run *r = arg;
 
 	r->status = status_worse(r->status, deliver(r, name, m, meta));
+	if (spool_sync(r->sp) == -1) {
+		diag(spool_dir(r->sp), "outbox", "%s", strerror(errno));
+		r->status = status_worse(r->status, EX_IOERR);
+	}
 	return 0;
 }
 
@@ -672,28 +769,28 @@ on_draft(json_t *rec, void *arg)
 	int st;
 
 	if (kind != NULL && strcmp(kind, "draft") != 0) {
-		/* Not ours: passed on unchanged. */
-		return jsonl_write(stdout, rec) == -1 ? EX_IOERR : 0;
+		/* Not ours (an error record of a bad line too): passed on. */
+		pass_on(r, rec);
+		return strcmp(kind, "error") ? 0 : EX_DATAERR;
 	}
 	if (draft_from_json(rec, &d) == -1) {
 		diag("stdin", "draft", "a field has the wrong type");
 		err = json_deep_copy(rec);
 		json_object_set_new(err, "error", jsonl_error("bad-draft",
 		    "a field has the wrong type"));
-		jsonl_write(stdout, err);
+		pass_on(r, err);
 		json_decref(err);
 		draft_free(&d);
 		return EX_DATAERR;
 	}
 	st = send_draft(r, &d);
-	if (st != 0 && st != EX_TEMPFAIL && st != EX_NOUSER &&
-	    st != EX_UNAVAILABLE) {
+	if (st != 0) {
 		/* Never composed: say so in the stream, in its place. */
 		err = jsonl_record("sent");
 		json_object_set_new(err, "error", jsonl_error("not-sent",
 		    "exit %d; see stderr", st));
 		json_object_set(err, "draft", rec);
-		jsonl_write(stdout, err);
+		pass_on(r, err);
 		json_decref(err);
 	}
 	draft_free(&d);

@@ -1,8 +1,11 @@
 /*
  * The outbox: nothing mailsend accepts is lost.  A message is written to
- * outbox/new (born in tmp/, synced, renamed, directory synced) before a
- * server sees it; once a server took it, it is renamed to outbox/cur and
- * its result written beside it.  A temporary failure leaves it in new/
+ * outbox/new (born in tmp/, renamed into place) and made durable with the
+ * rest of its batch (one syncfs, by the caller) before a server sees it;
+ * once a server took it, it is renamed to outbox/cur and its result
+ * written beside it, made durable at the end of the batch.  A crash
+ * between a server's 250 and that sync sends it again: at least once,
+ * never lost.  A temporary failure leaves it in new/
  * with its tries and the time of the next one; mailsend --flush sends
  * what is due.
  *
@@ -50,7 +53,7 @@ write_entry(struct spool *sp, const char *rel, json_t *meta, const char *msg,
 	buf = xmalloc(mlen + len);
 	memcpy(buf, line, mlen);
 	memcpy(buf + mlen, msg, len);
-	r = spool_replace(sp, rel, buf, mlen + len);
+	r = spool_replace_lazy(sp, rel, buf, mlen + len);
 	free(buf);
 	free(line);
 	return r;
@@ -157,7 +160,7 @@ outbox_done(struct spool *sp, const char *name, json_t *result)
 		return -1;
 	snprintf(rel, sizeof(rel), "outbox/cur/%s.sent", name);
 	line = jsonl_dump(result, &len);
-	r = spool_replace(sp, rel, line, len);
+	r = spool_replace_lazy(sp, rel, line, len);
 	free(line);
 	return r;
 }
