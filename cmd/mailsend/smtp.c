@@ -210,6 +210,12 @@ smtp_send(struct smtp *s, const struct outmsg *m, struct sendresult *r)
 	int temp = 0, perm = 0;
 
 	memset(r, 0, sizeof(*r));
+	if (m->utf8 && !s->smtputf8) {
+		r->status = EX_DATAERR;
+		snprintf(r->why, sizeof(r->why), "an address needs SMTPUTF8, "
+		    "which the account turns off (smtputf8 off)");
+		return;
+	}
 	strv_free(&s->log.rcpt);
 	strv_free(&s->log.reply);
 	s->log.want = 0;
