@@ -338,9 +338,10 @@ next_single(struct msgsrc *s, struct rawmsg *m)
 
 /*
  * Where the last message of the input ends.  An unfinished last line
- * that is "From " or its beginning ("F", "Fr", ...) is no line of the
- * message, which an mbox writer would have escaped, but a From_ line its
- * writer was cut off in: it ends the message and comes back alone, cut.
+ * after an empty one that is "From " or its beginning ("F", "Fr", ...)
+ * is no line of the message, which an mbox writer would have escaped,
+ * but a From_ line its writer was cut off in: it ends the message and
+ * comes back alone, cut.
  */
 static size_t
 cut_tail(struct msgsrc *s, size_t start)
@@ -352,7 +353,9 @@ cut_tail(struct msgsrc *s, size_t start)
 		return s->len;
 	for (t = e; t > p && t[-1] != '\n'; t--)
 		;
-	if (t == p)
+	/* After the empty line a writer puts before each From_ line. */
+	if (t - p < 2 || !(t[-2] == '\n' || (t[-2] == '\r' && t - p >= 3 &&
+	    t[-3] == '\n')))
 		return s->len;
 	n = (size_t)(e - t);
 	if (memcmp(t, "From ", n < 5 ? n : 5) != 0)

@@ -68,6 +68,7 @@ draft_free(struct draft *d)
 	free(d->from);
 	free(d->subject);
 	free(d->body);
+	free(d->typed);
 	free(d->text);
 	free(d->html);
 	free(d->in_reply_to);

@@ -32,6 +32,7 @@ struct draft {
 	char		*subject;
 	char		*body;		/* text, or HTML when it looks like it */
 	int		 markdown;	/* body is Markdown (replies) */
+	char		*typed;		/* a case reply's body as written */
 	char		*text, *html;	/* given apart */
 	struct strv	 attach;	/* paths or vault:<sha256> */
 	struct inline_part *inl;

@@ -390,6 +390,7 @@ deliver(struct run *r, const char *name, struct outmsg *m, json_t *meta)
 	json_object_set_new(rec, "rejected", rej);
 	json_object_set(rec, "case", json_object_get(meta, "case"));
 	json_object_set(rec, "thread", json_object_get(meta, "thread"));
+	json_object_set(rec, "thread_code", json_object_get(meta, "thread_code"));
 	json_object_set_new(rec, "queued", json_boolean(res.status == EX_TEMPFAIL));
 	if (res.status == EX_TEMPFAIL) {
 		/* Some took it: only the ones that said "later" get it again. */
@@ -530,6 +531,7 @@ send_draft(struct run *r, struct draft *d)
 		d->subject = s;
 		s = markdown_html(d->body);
 		d->html = s;
+		d->typed = xstrdup(d->body);
 		if (sm != NULL && d->reply_to == NULL)
 			d->reply_to = xstrdup(sm);
 	} else if (d->reply_code != NULL) {
@@ -565,6 +567,7 @@ send_draft(struct run *r, struct draft *d)
 	if (*casecode) {
 		json_object_set_new(meta, "case", json_string(casecode));
 		json_object_set_new(meta, "thread", json_integer(tnum));
+		json_object_set_new(meta, "thread_code", json_string(tcode));
 	}
 	if (r->nitems == BATCH && (st = run_batch(r)) != 0 && st != EX_NOUSER &&
 	    st != EX_TEMPFAIL && st != EX_UNAVAILABLE)

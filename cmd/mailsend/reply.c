@@ -189,6 +189,7 @@ quote_history(json_t *entries, struct strv *text, struct strv *html)
 		for (p = q; p != NULL && *p != '\0'; p = nl) {
 			if ((nl = strchr(p, '\n')) != NULL)
 				*nl++ = '\0';
+			p[strcspn(p, "\r")] = '\0';
 			line = xasprintf("> %s\r\n", p);
 			strv_add(text, line);
 			free(line);
@@ -316,6 +317,14 @@ reply_prepare(struct cases *cs, const struct conf *c, const char *account,
 	/* The answer, the signature, the history. */
 	md = d->body ? d->body : xstrdup("");
 	d->body = NULL;
+	{
+		char *w = md, *q;
+
+		for (q = md; *q; q++)
+			if (*q != '\r')
+				*w++ = *q;
+		*w = '\0';
+	}
 	h = markdown_html(md);
 	quote_history(t.entries, &text, &html);
 	tx = join(&html, "");
@@ -346,7 +355,7 @@ reply_prepare(struct cases *cs, const struct conf *c, const char *account,
 	tx = join(&text, "");
 	d->text = xasprintf("%s\r\n%s", md, tx);
 	free(tx);
-	free(md);
+	d->typed = md;		/* the thread keeps the answer, not the history */
 	rv = 0;
 done:
 	free(sig);
@@ -366,7 +375,7 @@ reply_record(struct cases *cs, const char *casecode, const char *tcode,
     const char *service_mail)
 {
 	json_t *e = jsonl_record("entry");
-	char key[65], num[24], when[40], id[65], *to, *cc, *bcc, *refs;
+	char key[65], num[24], when[40], id[65], *to, *cc, *bcc, *refs, *html;
 	struct tm tm;
 	time_t now = time(NULL);
 	int r;
@@ -386,10 +395,14 @@ reply_record(struct cases *cs, const char *casecode, const char *tcode,
 	json_object_set_new(e, "EmailCommsThreadNumber", json_string(num));
 	json_object_set_new(e, "EmailCC", jsonl_cstr(cc));
 	json_object_set_new(e, "EmailBCC", jsonl_cstr(bcc));
-	json_object_set_new(e, "EmailBody", jsonl_cstr(d->text ? d->text : ""));
+	json_object_set_new(e, "EmailBody", jsonl_cstr(d->typed ? d->typed :
+	    d->text ? d->text : ""));
 	json_object_set_new(e, "EmailFrom", jsonl_cstr(service_mail ?
 	    service_mail : m->from));
-	json_object_set_new(e, "EmailHTML", jsonl_cstr(d->html ? d->html : ""));
+	html = d->typed ? markdown_html(d->typed) : NULL;
+	json_object_set_new(e, "EmailHTML", jsonl_cstr(html ? html : d->html ?
+	    d->html : ""));
+	free(html);
 	json_object_set_new(e, "MessageID", jsonl_cstr(m->message_id));
 	json_object_set_new(e, "EmailReceived", json_string(""));
 	json_object_set_new(e, "EmailReplyTo", jsonl_cstr(d->reply_to ?
