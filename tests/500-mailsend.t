@@ -529,7 +529,7 @@ ok "--check: exit 0, one submission session with STARTTLS and AUTH, no MAIL, not
 	[ $rc = 0 ] && [ "$(subm_sessions "$1")" = 1 ] && plog "$1" | grep -q "submission/smtpd.*disconnect from .* ehlo=2 starttls=1 auth=1 " &&
 	! plog "$1" | grep -q -e "submission/smtpd.*disconnect.*mail=" -e ": client=" || { say "exit $rc"; cat "$W/check.err"; plog "$1" | grep smtpd; false; }' "$m"
 ok "... and it says QUIT (Postfix logs quit=1, not a lost connection)" sh_ '
-	plog "$1" | grep -q "submission/smtpd.*disconnect from .* auth=1 quit=1 commands=5" || { plog "$1" | grep submission; false; }' "$m"
+	plog "$1" | grep -Eq "submission/smtpd.*disconnect from .* auth=1 (noop=1 )?quit=1 commands=[56]" || { plog "$1" | grep submission; false; }' "$m"
 ms checkw wrong --check
 ok "--check with a wrong password: exit 77, the password not shown" sh_ '
 	[ $rc = 77 ] && ! grep -q Wr0ngPassw0rd "$W/checkw.err" "$W/checkw.out" || { say "exit $rc"; cat "$W/checkw.err"; false; }'

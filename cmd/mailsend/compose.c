@@ -285,16 +285,41 @@ load(struct spool *sp, const char *what, char **name)
 	return b;
 }
 
+/* Lines of at most 998 bytes, no NUL: mail that can go as 7bit or 8bit. */
+static int
+mail_like(const GByteArray *b, GMimeContentEncoding *enc)
+{
+	size_t i, line = 0;
+
+	*enc = GMIME_CONTENT_ENCODING_7BIT;
+	for (i = 0; i < b->len; i++) {
+		if (b->data[i] == '\0')
+			return 0;
+		if (b->data[i] >= 0x80)
+			*enc = GMIME_CONTENT_ENCODING_8BIT;
+		line = b->data[i] == '\n' ? 0 : line + 1;
+		if (line > 998)
+			return 0;
+	}
+	return 1;
+}
+
 /* A part holding bytes, which it owns from now on. */
 static GMimeObject *
 file_part(GByteArray *bytes, const char *name, const char *cid)
 {
+	GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_7BIT;
 	GMimeContentType *ct;
 	GMimeDataWrapper *w;
 	GMimeStream *st;
 	GMimePart *part;
+	const char *type;
 
-	ct = g_mime_content_type_parse(NULL, type_of(name));
+	type = type_of(name);
+	/* RFC 2046 5.2.1: a message/rfc822 part is 7bit or 8bit, never base64. */
+	if (!strcmp(type, "message/rfc822") && !mail_like(bytes, &enc))
+		type = "application/octet-stream";
+	ct = g_mime_content_type_parse(NULL, type);
 	part = g_mime_part_new_with_type(g_mime_content_type_get_media_type(ct),
 	    g_mime_content_type_get_media_subtype(ct));
 	g_object_unref(ct);
@@ -303,7 +328,8 @@ file_part(GByteArray *bytes, const char *name, const char *cid)
 	g_mime_part_set_content(part, w);
 	g_object_unref(w);
 	g_object_unref(st);
-	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_part_set_content_encoding(part, strcmp(type, "message/rfc822") ?
+	    GMIME_CONTENT_ENCODING_BASE64 : enc);
 	if (cid != NULL) {
 		g_mime_part_set_content_id(part, cid);
 		g_mime_object_set_disposition(GMIME_OBJECT(part), "inline");
@@ -461,9 +487,10 @@ compose(struct spool *sp, const struct draft *d, const char *dflt_from,
 	for (i = 0; i < d->hdrname.n; i++) {
 		const char *k = d->hdrname.v[i], *val = d->hdrvalue.v[i];
 
-		if (injects(k, val) || injects("header name", k) ||
-		    strpbrk(k, " \t:") != NULL || *k == '\0') {
-			diag(k, "header", "bad header");
+		if (injects(k, val) || injects("header name", k))
+			return EX_DATAERR;
+		if (strpbrk(k, " \t:") != NULL || *k == '\0') {
+			diag(k, "header", "not a header name");
 			return EX_DATAERR;
 		}
 		if (!strcasecmp(k, "To"))
@@ -642,6 +669,12 @@ compose_raw(const struct draft *d, struct outmsg *m)
 			    !strncasecmp(p, "Cc", 2)));
 
 			infrom = k == 4 && !strncasecmp(p, "From", 4);
+			if (k == 10 && !strncasecmp(p, "Message-ID", 10) &&
+			    m->message_id == NULL) {
+				char *id = val + strspn(val, " \t<");
+
+				m->message_id = xstrndup(id, strcspn(id, "> \t"));
+			}
 			if (rc || infrom) {
 				char *s = semicolons(val);
 

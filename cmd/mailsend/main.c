@@ -384,8 +384,19 @@ deliver(struct run *r, const char *name, struct outmsg *m, json_t *meta)
 		json_object_set_new(o, "addr", jsonl_cstr(res.rejected.v[i]));
 		json_object_set_new(o, "reply", jsonl_cstr(res.replies.v[i]));
 		json_array_append_new(rej, o);
-		if (res.replies.v[i][0] == '4')
-			strv_add(&left, res.rejected.v[i]);
+	}
+	/* Still owed: those that neither took it nor refused it for good. */
+	for (i = 0; i < m->rcpt.n && res.status == EX_TEMPFAIL; i++) {
+		size_t k;
+		int done = 0;
+
+		for (k = 0; k < res.accepted.n && !done; k++)
+			done = !strcmp(res.accepted.v[k], m->rcpt.v[i]);
+		for (k = 0; k < res.rejected.n && !done; k++)
+			done = !strcmp(res.rejected.v[k], m->rcpt.v[i]) &&
+			    res.replies.v[k][0] == '5';
+		if (!done)
+			strv_add(&left, m->rcpt.v[i]);
 	}
 	json_object_set_new(rec, "rejected", rej);
 	json_object_set(rec, "case", json_object_get(meta, "case"));
@@ -394,7 +405,7 @@ deliver(struct run *r, const char *name, struct outmsg *m, json_t *meta)
 	json_object_set_new(rec, "queued", json_boolean(res.status == EX_TEMPFAIL));
 	if (res.status == EX_TEMPFAIL) {
 		/* Some took it: only the ones that said "later" get it again. */
-		outbox_defer(r->sp, name, res.accepted.n ? &left : NULL, res.why);
+		outbox_defer(r->sp, name, left.n ? &left : NULL, res.why);
 		diag(r->a.server ? r->a.server : r->acct, "send", "%s; queued "
 		    "in the outbox for mailsend --flush", res.why);
 	} else {
@@ -778,9 +789,10 @@ on_draft(json_t *rec, void *arg)
 	}
 	if (draft_from_json(rec, &d) == -1) {
 		diag("stdin", "draft", "a field has the wrong type");
-		err = json_deep_copy(rec);
+		err = jsonl_record("sent");
 		json_object_set_new(err, "error", jsonl_error("bad-draft",
 		    "a field has the wrong type"));
+		json_object_set(err, "draft", rec);
 		pass_on(r, err);
 		json_decref(err);
 		draft_free(&d);

@@ -24,6 +24,7 @@ struct log {
 	struct strv	 rcpt;		/* as sent, "<a@b>" */
 	struct strv	 reply;		/* the reply to each */
 	int		 want;		/* the next reply answers an RCPT */
+	int		 utf8;		/* EHLO offered SMTPUTF8 */
 	char		 last[512];
 	int		 lastcode;
 };
@@ -34,8 +35,11 @@ struct smtp {
 	char		 cerr[CURL_ERROR_SIZE];
 	struct log	 log;
 	int		 smtputf8;
+	int		 connected;	/* a session is open: EHLO was read */
 	char		*url;
 };
+
+static int	noop(struct smtp *);
 
 struct reader {
 	const char	*p;
@@ -74,6 +78,9 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t n, void *arg)
 		}
 		return 0;
 	}
+	if (n > 4 && strncmp(line, "250", 3) == 0 &&
+	    strncasecmp(line + 4, "SMTPUTF8", 8) == 0)
+		s->log.utf8 = 1;
 	/* "250-..." lines continue; the last has a space after the code. */
 	if (n >= 4 && line[3] == '-')
 		return 0;
@@ -216,6 +223,17 @@ smtp_send(struct smtp *s, const struct outmsg *m, struct sendresult *r)
 		    "which the account turns off (smtputf8 off)");
 		return;
 	}
+	/* An address in UTF-8 goes only to a server that says it takes one. */
+	if (m->utf8 && !s->connected && (r->status = noop(s)) != 0) {
+		snprintf(r->why, sizeof(r->why), "%s", s->cerr);
+		return;
+	}
+	if (m->utf8 && !s->log.utf8) {
+		r->status = EX_UNAVAILABLE;
+		snprintf(r->why, sizeof(r->why), "an address needs SMTPUTF8, "
+		    "which the server does not offer");
+		return;
+	}
 	strv_free(&s->log.rcpt);
 	strv_free(&s->log.reply);
 	s->log.want = 0;
@@ -236,6 +254,7 @@ smtp_send(struct smtp *s, const struct outmsg *m, struct sendresult *r)
 	curl_easy_setopt(s->h, CURLOPT_READDATA, &rd);
 	curl_easy_setopt(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)m->len);
 	cc = curl_easy_perform(s->h);
+	s->connected = cc == CURLE_OK;
 	/* Each recipient by the reply to its RCPT. */
 	for (i = 0; i < m->rcpt.n; i++) {
 		const char *rep = NULL;
@@ -272,17 +291,41 @@ smtp_send(struct smtp *s, const struct outmsg *m, struct sendresult *r)
 	free(from);
 }
 
+/*
+ * Connect, TLS, authenticate and say NOOP: what the server offers is
+ * then known, and the session stays for the mail (QUIT at the end).
+ */
+static int
+noop(struct smtp *s)
+{
+	CURLcode cc;
+	const char *why;
+
+	s->cerr[0] = '\0';
+	curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, "NOOP");
+	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 0L);
+	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
+	curl_easy_setopt(s->h, CURLOPT_NOBODY, 1L);
+	cc = curl_easy_perform(s->h);
+	curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(s->h, CURLOPT_NOBODY, 0L);
+	if (cc == CURLE_OK) {
+		s->connected = 1;
+		return 0;
+	}
+	why = what_failed(s, cc);
+	if (why != s->cerr)
+		snprintf(s->cerr, sizeof(s->cerr), "%.200s", why);
+	return status_of(cc, s->log.lastcode);
+}
+
 int
 smtp_check(struct smtp *s)
 {
-	CURLcode cc;
+	int r;
 
-	curl_easy_setopt(s->h, CURLOPT_CONNECT_ONLY, 1L);
-	cc = curl_easy_perform(s->h);
-	curl_easy_setopt(s->h, CURLOPT_CONNECT_ONLY, 0L);
-	if (cc == CURLE_OK)
-		return 0;
-	diag(s->a->server, cc == CURLE_LOGIN_DENIED ? "AUTH" : "connect", "%s",
-	    what_failed(s, cc));
-	return status_of(cc, s->log.lastcode);
+	if ((r = noop(s)) != 0)
+		diag(s->a->server, r == EX_NOPERM ? "AUTH" : "connect", "%s",
+		    s->cerr);
+	return r;
 }
