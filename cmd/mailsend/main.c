@@ -79,6 +79,7 @@ static const char *default_account(const struct conf *);
 static int	read_file(const char *, char **, size_t *);
 static int	run_batch(struct run *);
 static int	idle(void *);
+static int	session(struct run *, int);
 
 enum { O_TO = 256, O_CC, O_BCC, O_FROM, O_SUBJECT, O_BODY, O_BODYFILE,
 	O_HTMLFILE, O_TEXTFILE, O_ATTACH, O_INLINE, O_HEADER, O_RAW, O_REPLY,
@@ -204,11 +205,8 @@ main(int argc, char *argv[])
 		diag(NULL, "config", "%s", err);
 		return EX_CONFIG;
 	}
-	if (run.acct == NULL && (run.acct = default_account(run.conf)) == NULL &&
-	    !run.dry_run) {
-		diag(NULL, "config", "no account with smtp_url or host: give -a");
-		return EX_CONFIG;
-	}
+	if (run.acct == NULL)
+		run.acct = default_account(run.conf);
 	if (dir == NULL && (dir = defdir = spool_default_dir()) == NULL) {
 		diag(NULL, "spool", "no home directory: give -d");
 		return EX_USAGE;
@@ -217,17 +215,14 @@ main(int argc, char *argv[])
 		diag(dir, "open", "%s", strerror(errno));
 		return EX_CANTCREAT;
 	}
-	if (check || flush) {
-		if ((run.status = account_load(run.conf, run.acct, ACCT_SMTP,
-		    &run.a)) == 0) {
-			run.loaded = 1;
-			if (check && (run.smtp = smtp_new(&run.a, 0)) != NULL)
-				run.status = smtp_check(run.smtp);
-			else if (flush && outbox_each(run.sp, force, flush_one,
-			    &run) == -1) {
-				diag(dir, "outbox", "%s", strerror(errno));
-				run.status = EX_IOERR;
-			}
+	if (check) {
+		if ((run.status = session(&run, 0)) == 0)
+			run.status = smtp_check(run.smtp);
+	} else if (flush) {
+		/* The account is read at the first message due: none, none read. */
+		if (outbox_each(run.sp, force, flush_one, &run) == -1) {
+			diag(dir, "outbox", "%s", strerror(errno));
+			run.status = EX_IOERR;
 		}
 	} else if (raw) {
 		if (read_file("-", &d.raw, &d.rawlen) == -1) {
@@ -314,6 +309,10 @@ session(struct run *r, int refresh)
 	int temp, st;
 
 	if (!r->loaded) {
+		if (r->acct == NULL) {
+			diag(NULL, "config", "no account with smtp_url: give -a");
+			return EX_CONFIG;
+		}
 		if ((st = account_load(r->conf, r->acct, ACCT_SMTP, &r->a)) != 0)
 			return st;
 		r->loaded = 1;
