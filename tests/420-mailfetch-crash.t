@@ -184,7 +184,7 @@ msgs=$(jq -r 'select(.kind == "message") | 1' "$W/all.jsonl" | wc -l)
 echo "# $runs runs, $kills kills ($mid in the middle of the output), $((msgs - N)) messages sent again, $trunc truncated records"
 
 ok "the loop ended: run $runs exited 0 with nothing owed and next past $N" test $finished = 1
-ok "at least 5 kills came in the middle of the output ($mid of $kills)" test $mid -ge 5
+ok "at least 3 kills came in the middle of the output ($mid of $kills)" test $mid -ge 3
 ok "every run not killed: exit 0; mailparse 0, 65 with an error record; codematch 0" bash -c '
 	while read -r k st mpst cmst rest; do
 		err=$(jq -r "select(.error != null) | 1" "$1/run.$k.jsonl" | wc -l)

@@ -6,9 +6,9 @@
  * libcurl's own IMAP commands fetch one message per command and read
  * custom commands' answers a line at a time without knowing literals (a
  * message holding a line that starts with the tag would end the answer);
- * here one UID FETCH asks for hundreds of messages, the next is sent
- * before the last is done, and every literal is read by its length,
- * straight into the buffer of its message.
+ * here one UID FETCH asks for hundreds of messages, streamed back
+ * without a pause, and every literal is read by its length, straight
+ * into the buffer of its message.
  */
 #include <errno.h>
 #include <poll.h>
@@ -1007,7 +1007,7 @@ imap_fetch(struct imap *s, const struct uidset *set, unsigned long long maxsize,
 	struct fetchctx c = { fn, arg, set, { NULL, 0, 0 } };
 	struct uidset chunk = { NULL, 0, 0 }, missing = { NULL, 0, 0 },
 	    still = { NULL, 0, 0 };
-	unsigned tags[2];
+	unsigned tags[2] = { 0, 0 };
 	int ntags = 0, r = 0;
 	size_t ri = 0;
 	uint32_t at = set->n ? set->r[0].lo : 0;
@@ -1018,8 +1018,14 @@ imap_fetch(struct imap *s, const struct uidset *set, unsigned long long maxsize,
 	s->onfetch = on_fetch;
 	s->fc = &c;
 	for (;;) {
-		/* Keep two commands at the server: no gap between them. */
-		while (ntags < 2 && ri < set->n) {
+		/*
+		 * One command at a time: a server may run two FETCHes at once
+		 * and interleave their answers (Dovecot does), and the cursor
+		 * needs the messages in UID order to strike off a prefix.  A
+		 * chunk is long enough that the round trip between two is
+		 * lost in it.
+		 */
+		while (ntags < 1 && ri < set->n) {
 			unsigned long long take = FETCH_CHUNK;
 
 			uidset_free(&chunk);
