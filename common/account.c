@@ -4,6 +4,8 @@
 #include <strings.h>
 #include <sysexits.h>
 
+#include <curl/curl.h>
+
 #include "account.h"
 #include "conf.h"
 #include "cred.h"
@@ -159,4 +161,32 @@ account_free(struct account *a)
 	cred_free(a->password);
 	cred_free(a->bearer);
 	memset(a, 0, sizeof(*a));
+}
+
+void
+account_curl(void *curl, const struct account *a)
+{
+	CURL *h = curl;
+	char opt[32];
+
+	curl_easy_setopt(h, CURLOPT_USE_SSL, (long)(a->tls == TLS_STARTTLS ?
+	    CURLUSESSL_ALL : CURLUSESSL_NONE));
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, (long)a->verify);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, a->verify ? 2L : 0L);
+	if (a->cafile != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, a->cafile);
+	if (!a->anonymous && a->user != NULL)
+		curl_easy_setopt(h, CURLOPT_USERNAME, a->user);
+	if (a->bearer != NULL) {
+		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, a->bearer);
+		if (a->mech != NULL) {
+			snprintf(opt, sizeof(opt), "AUTH=%s", a->mech);
+			curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS, opt);
+		}
+	} else if (a->password != NULL)
+		curl_easy_setopt(h, CURLOPT_PASSWORD, a->password);
+	if (a->netrc)
+		curl_easy_setopt(h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, a->timeout);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 }

@@ -46,4 +46,12 @@ int	account_load(const struct conf *, const char *name, enum acct_proto,
 	    struct account *);
 void	account_free(struct account *);
 
+/*
+ * Set on a libcurl easy handle (a CURL *, passed as void * so that this
+ * header needs no libcurl) everything the account says of the
+ * connection: the URL's TLS (STARTTLS required unless tls off), the
+ * certificate check and CA file, the login, the connect timeout.
+ */
+void	account_curl(void *curl, const struct account *);
+
 #endif

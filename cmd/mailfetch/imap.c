@@ -828,29 +828,8 @@ imap_connect(struct imap **out, const struct account *a, int quiet_auth)
 	}
 	curl_easy_setopt(s->h, CURLOPT_URL, a->url);
 	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "imap,imaps");
-	curl_easy_setopt(s->h, CURLOPT_USE_SSL, (long)(a->tls == TLS_STARTTLS ?
-	    CURLUSESSL_ALL : CURLUSESSL_NONE));
-	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, (long)a->verify);
-	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, a->verify ? 2L : 0L);
-	if (a->cafile != NULL)
-		curl_easy_setopt(s->h, CURLOPT_CAINFO, a->cafile);
-	if (a->user != NULL)
-		curl_easy_setopt(s->h, CURLOPT_USERNAME, a->user);
-	if (a->bearer != NULL) {
-		curl_easy_setopt(s->h, CURLOPT_XOAUTH2_BEARER, a->bearer);
-		if (a->mech != NULL) {
-			char opt[32];
-
-			snprintf(opt, sizeof(opt), "AUTH=%s", a->mech);
-			curl_easy_setopt(s->h, CURLOPT_LOGIN_OPTIONS, opt);
-		}
-	} else if (a->password != NULL)
-		curl_easy_setopt(s->h, CURLOPT_PASSWORD, a->password);
-	if (a->netrc)
-		curl_easy_setopt(s->h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
-	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, a->timeout);
+	account_curl(s->h, a);
 	curl_easy_setopt(s->h, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(s->h, CURLOPT_DEBUGFUNCTION, debug_cb);
 	curl_easy_setopt(s->h, CURLOPT_DEBUGDATA, s);

@@ -24,6 +24,7 @@
 #include "diag.h"
 #include "hash.h"
 #include "html.h"
+#include "jsonl.h"
 #include "limits.h"
 #include "mailsend.h"
 #include "spool.h"
@@ -46,6 +47,17 @@ strv_free(struct strv *s)
 		free(s->v[i]);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+}
+
+json_t *
+strv_json(const struct strv *s)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		json_array_append_new(a, jsonl_cstr(s->v[i]));
+	return a;
 }
 
 void

@@ -19,6 +19,8 @@ struct strv {
 
 void	strv_add(struct strv *, const char *);
 void	strv_free(struct strv *);
+/* A JSON array of the strings (a new reference). */
+json_t	*strv_json(const struct strv *);
 
 struct inline_part {
 	char	*path;

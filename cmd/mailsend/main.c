@@ -337,17 +337,6 @@ session(struct run *r, int refresh)
 	return 0;
 }
 
-static json_t *
-strv_json(const struct strv *s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, jsonl_cstr(s->v[i]));
-	return a;
-}
-
 /* Send m (queued as name) and say how it went; the status. */
 static int
 deliver(struct run *r, const char *name, struct outmsg *m, json_t *meta)

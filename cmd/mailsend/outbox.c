@@ -59,17 +59,6 @@ write_entry(struct spool *sp, const char *rel, json_t *meta, const char *msg,
 	return r;
 }
 
-static json_t *
-strv_json(const struct strv *s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, jsonl_cstr(s->v[i]));
-	return a;
-}
-
 int
 outbox_put(struct spool *sp, const struct outmsg *m, json_t *meta, char *name,
     size_t namesz)

@@ -111,7 +111,7 @@ static void
 common_opts(struct smtp *s)
 {
 	const struct account *a = s->a;
-	char opt[32], host[256];
+	char host[256];
 
 	if (s->url == NULL) {
 		/* The path of an SMTP URL is what EHLO says. */
@@ -122,28 +122,9 @@ common_opts(struct smtp *s)
 	}
 	curl_easy_setopt(s->h, CURLOPT_URL, s->url);
 	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(s->h, CURLOPT_USE_SSL, (long)(a->tls == TLS_STARTTLS ?
-	    CURLUSESSL_ALL : CURLUSESSL_NONE));
-	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, (long)a->verify);
-	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, a->verify ? 2L : 0L);
-	if (a->cafile != NULL)
-		curl_easy_setopt(s->h, CURLOPT_CAINFO, a->cafile);
-	if (!a->anonymous && a->user != NULL)
-		curl_easy_setopt(s->h, CURLOPT_USERNAME, a->user);
-	if (a->bearer != NULL) {
-		curl_easy_setopt(s->h, CURLOPT_XOAUTH2_BEARER, a->bearer);
-		if (a->mech != NULL) {
-			snprintf(opt, sizeof(opt), "AUTH=%s", a->mech);
-			curl_easy_setopt(s->h, CURLOPT_LOGIN_OPTIONS, opt);
-		}
-	} else if (a->password != NULL)
-		curl_easy_setopt(s->h, CURLOPT_PASSWORD, a->password);
-	if (a->netrc)
-		curl_easy_setopt(s->h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
-	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, a->timeout);
+	account_curl(s->h, a);
 	/* No reply for this long: the server is gone. */
 	curl_easy_setopt(s->h, CURLOPT_SERVER_RESPONSE_TIMEOUT, a->timeout);
-	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->cerr);
 	curl_easy_setopt(s->h, CURLOPT_DEBUGFUNCTION, debug_cb);
 	curl_easy_setopt(s->h, CURLOPT_DEBUGDATA, s);
