@@ -523,9 +523,14 @@ send_draft(struct run *r, struct draft *d)
 			diag(d->new_thread, "--new-thread", "no case with this code");
 			return EX_DATAERR;
 		}
-		if ((st = new_thread(r, casecode, d->subject, tcode, &tnum)) != 0)
+		/* A dry run changes nothing: no thread is made for it. */
+		if (r->dry_run)
+			snprintf(tcode, sizeof(tcode), "%s", "");
+		else if ((st = new_thread(r, casecode, d->subject, tcode,
+		    &tnum)) != 0)
 			return st;
-		s = xasprintf("<%s> %s", tcode, d->subject);
+		s = xasprintf("<%s> %s", *tcode ? tcode : "new-thread-code",
+		    d->subject);
 		free(d->subject);
 		d->subject = s;
 		s = markdown_html(d->body);
