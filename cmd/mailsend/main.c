@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -497,6 +498,22 @@ send_draft(struct run *r, struct draft *d)
 	json_t *meta;
 	int st;
 
+	if (d->reply_code || d->new_thread) {
+		size_t i;
+
+		/* The case's rules make these; the thread must say what was sent. */
+		for (i = 0; i < d->hdrname.n; i++)
+			if (!strcasecmp(d->hdrname.v[i], "Subject") ||
+			    !strcasecmp(d->hdrname.v[i], "To") ||
+			    !strcasecmp(d->hdrname.v[i], "Cc") ||
+			    !strcasecmp(d->hdrname.v[i], "Bcc") ||
+			    !strcasecmp(d->hdrname.v[i], "From")) {
+				diag(d->hdrname.v[i], "header", "a reply into a "
+				    "case makes its own; use --cc and --bcc to add "
+				    "recipients");
+				return EX_USAGE;
+			}
+	}
 	if ((d->reply_code || d->new_thread) && r->cs == NULL &&
 	    (r->cs = cases_open(r->sp)) == NULL) {
 		diag(spool_dir(r->sp), "cases", "%s", strerror(errno));
