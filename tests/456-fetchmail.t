@@ -23,7 +23,7 @@ rc=$?
 . "$T/env"
 
 # The mda line as the page prints it; the tools use the default spool.
-mda=$(mandoc -Tascii share/man/man7/mailcase.7 | col -bx |
+mda=$(mandoc -Tascii share/man/man7/mailcase.7 | sed "s/.\x08//g" |
     awk '/^ *mda "/ { on = 1 } on { sub(/^ +/, ""); print } on && /'"'"'"$/ { exit }')
 [ "$(wc -l <<< "$mda")" = 2 ] || { echo "Bail out! no fetchmail mda line found in mailcase.7"; exit 1; }
 echo "1..15"
