@@ -36,7 +36,7 @@
 /* Literals in one response: a FETCH asks for one. */
 #define MAX_LITERALS		16
 /* UIDs one UID FETCH asks for: big enough to keep the server busy. */
-#define FETCH_CHUNK		256
+#define FETCH_CHUNK		1024
 /* Commands in flight at once. */
 #define MAX_INFLIGHT		8
 #define READ_SIZE		(256 * 1024)
@@ -978,15 +978,44 @@ on_fetch(struct imap *s, struct lexer *x)
 	return r;
 }
 
+/* UID FETCH of the next FETCH_CHUNK UIDs of set from (*ri, *at) on. */
+static int
+send_chunk(struct imap *s, const struct uidset *set, size_t *ri, uint32_t *at,
+    unsigned *tag)
+{
+	struct uidset chunk = { NULL, 0, 0 };
+	unsigned long long take = FETCH_CHUNK;
+	char *list;
+	int r;
+
+	while (take > 0 && *ri < set->n) {
+		uint32_t hi = set->r[*ri].hi;
+
+		if ((unsigned long long)hi - *at + 1 > take)
+			hi = (uint32_t)(*at + take - 1);
+		uidset_add_range(&chunk, *at, hi);
+		take -= (unsigned long long)hi - *at + 1;
+		if (hi == set->r[*ri].hi) {
+			if (++*ri < set->n)
+				*at = set->r[*ri].lo;
+		} else
+			*at = hi + 1;
+	}
+	list = uidset_format(&chunk, 0, chunk.n, NULL);
+	r = command(s, tag, "UID FETCH %s (UID INTERNALDATE BODY.PEEK[])", list);
+	free(list);
+	uidset_free(&chunk);
+	return r;
+}
+
 int
 imap_fetch(struct imap *s, const struct uidset *set, unsigned long long maxsize,
     int (*fn)(const struct fetched *, void *), int (*chunk_done)(void *),
     void *arg, struct uidset *gone)
 {
 	struct fetchctx c = { fn, arg, set, { NULL, 0, 0 } };
-	struct uidset chunk = { NULL, 0, 0 }, missing = { NULL, 0, 0 },
-	    still = { NULL, 0, 0 };
-	unsigned tags[2] = { 0, 0 };
+	struct uidset missing = { NULL, 0, 0 }, still = { NULL, 0, 0 };
+	unsigned tags[1] = { 0 };
 	int ntags = 0, r = 0;
 	size_t ri = 0;
 	uint32_t at = set->n ? set->r[0].lo : 0;
@@ -998,47 +1027,31 @@ imap_fetch(struct imap *s, const struct uidset *set, unsigned long long maxsize,
 	s->fc = &c;
 	for (;;) {
 		/*
-		 * One command at a time: a server may run two FETCHes at once
-		 * and interleave their answers (Dovecot does), and the cursor
-		 * needs the messages in UID order to strike off a prefix.  A
-		 * chunk is long enough that the round trip between two is
-		 * lost in it.
+		 * One FETCH at a time: a server may run two at once and
+		 * interleave their answers (Dovecot does), and the cursor needs
+		 * the messages in UID order to strike off a prefix.  The next
+		 * is sent as soon as the last is answered, before the work
+		 * between them, so the server is busy meanwhile.
 		 */
-		while (ntags < 1 && ri < set->n) {
-			unsigned long long take = FETCH_CHUNK;
-
-			uidset_free(&chunk);
-			while (take > 0 && ri < set->n) {
-				uint32_t hi = set->r[ri].hi;
-
-				if ((unsigned long long)hi - at + 1 > take)
-					hi = (uint32_t)(at + take - 1);
-				uidset_add_range(&chunk, at, hi);
-				take -= (unsigned long long)hi - at + 1;
-				if (hi == set->r[ri].hi) {
-					if (++ri < set->n)
-						at = set->r[ri].lo;
-				} else
-					at = hi + 1;
-			}
-			list = uidset_format(&chunk, 0, chunk.n, NULL);
-			r = command(s, &tags[ntags], "UID FETCH %s (UID "
-			    "INTERNALDATE BODY.PEEK[])", list);
-			free(list);
-			if (r != 0)
+		if (ntags == 0 && ri < set->n) {
+			if ((r = send_chunk(s, set, &ri, &at, &tags[0])) != 0)
 				goto done;
-			ntags++;
+			ntags = 1;
 		}
 		if (ntags == 0)
 			break;
 		if ((r = await(s, tags[0], &st, text, sizeof(text))) != 0)
 			goto done;
-		tags[0] = tags[1];
-		ntags--;
+		ntags = 0;
 		if (st != 'O') {
 			r = fail(s, st == 'N' ? EX_TEMPFAIL : EX_PROTOCOL,
 			    "%s %s", st == 'N' ? "NO" : "BAD", text);
 			goto done;
+		}
+		if (ri < set->n) {
+			if ((r = send_chunk(s, set, &ri, &at, &tags[0])) != 0)
+				goto done;
+			ntags = 1;
 		}
 		if (chunk_done != NULL && (r = chunk_done(arg)) != 0) {
 			s->broken = ntags > 0;
@@ -1071,7 +1084,6 @@ done:
 	s->search = NULL;
 	s->onfetch = NULL;
 	s->fc = NULL;
-	uidset_free(&chunk);
 	uidset_free(&missing);
 	uidset_free(&still);
 	uidset_free(&c.got);
