@@ -12,24 +12,13 @@
 # proxy in front of Dovecot that runs commands one at a time (see there).
 # MAILFETCH=path and MAILPARSE=path test other builds.
 cd "$(dirname "$0")/.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (Dovecot switches users)"; exit 0; }
-command -v dovecot >/dev/null || { echo "1..0 # SKIP dovecot not installed"; exit 0; }
-for c in curl jq flock python3 sha256sum md5sum; do
-	command -v $c >/dev/null || { echo "1..0 # SKIP $c not installed"; exit 0; }
-done
+. tests/lib/servers.sh
+need_root "Dovecot switches users"
+need_cmds dovecot
+need_cmds curl jq flock python3 sha256sum md5sum
 MF=${MAILFETCH:-bin/mailfetch} MP=${MAILPARSE:-bin/mailparse} L=tests/lib
-for b in $MF $MP; do [ -x $b ] || { echo "1..0 # SKIP $b not built"; exit 0; }; done
-T=$(mktemp -d /tmp/mt.XXXXXX)
-W=$(mktemp -d)	# the test's own files
-# MT_KEEP=1: the logs in $T and the test's files in $W stay, for a look
-trap '$L/mailtest-down "$T"; [ "${MT_KEEP:-0}" = 1 ] && echo "# kept $T $W" || rm -rf "$W"' EXIT
-MT_NO_POSTFIX=1 $L/mailtest-up "$T" 2> "$W/up.err"
-rc=$?
-[ $rc = 77 ] && { echo "1..0 # SKIP $(tail -n1 "$W/up.err")"; exit 0; }
-if [ $rc != 0 ]; then
-	echo "1..1"; echo "not ok 1 - mailtest-up exit $rc"; sed 's/^/# /' "$W/up.err"; exit 1
-fi
-set -a; . "$T/env"; set +a
+need_bins $MF $MP
+servers_up MT_NO_POSTFIX=1
 C=$MT_DOVECOT_CONF
 S=$W/spool			# mailfetch's and mailparse's spool
 CF=$W/config			# the accounts, mode 0600

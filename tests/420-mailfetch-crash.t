@@ -7,24 +7,18 @@
 # state left at the end, never at the time.  Also a stream cut at every
 # byte of a message's first lines, as a kill can cut it.
 cd "$(dirname "$0")/.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (Dovecot switches users)"; exit 0; }
-command -v dovecot >/dev/null || { echo "1..0 # SKIP dovecot not installed"; exit 0; }
-for c in jq python3 sha256sum; do command -v $c >/dev/null || { echo "1..0 # SKIP $c not installed"; exit 0; }; done
-for t in mailfetch mailparse codematch; do [ -x bin/$t ] || { echo "1..0 # SKIP bin/$t not built"; exit 0; }; done
+. tests/lib/servers.sh
+need_root "Dovecot switches users"
+need_cmds dovecot
+need_cmds jq python3 sha256sum
+need_bins bin/mailfetch bin/mailparse bin/codematch
 [ -r /proc/self/io ] || { echo "1..0 # SKIP no /proc/PID/io to time the kills by"; exit 0; }
 L=tests/lib
 CORPUS=${CORPUS:-../shared/corpus}	# without it, generated messages
 N=2000		# messages
 BATCH=600	# --max: several runs, each longer than the cursor's save interval
 MAXRUNS=200
-T=$(mktemp -d /tmp/mt.XXXXXX)
-W=$(mktemp -d)
-trap '$L/mailtest-down "$T"; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
-MT_NO_OAUTH=1 $L/mailtest-up "$T" 2> "$W/up.err"
-rc=$?
-[ $rc = 77 ] && { echo "1..0 # SKIP $(tail -n1 "$W/up.err")"; exit 0; }
-[ $rc = 0 ] || { echo "Bail out! mailtest-up exit $rc: $(tail -n1 "$W/up.err")"; exit 1; }
-set -a; . "$T/env"; set +a
+servers_up MT_NO_OAUTH=1
 n=0
 ok() {	# ok DESC COMMAND...: ok when the command succeeds; its output as comments
 	local d=$1; shift

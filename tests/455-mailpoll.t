@@ -6,21 +6,13 @@
 # that fails after mailfetch loses nothing: the next round feeds the kept
 # stream again.
 cd "$(dirname "$0")/.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (Dovecot switches users)"; exit 0; }
-command -v dovecot >/dev/null || { echo "1..0 # SKIP dovecot not installed"; exit 0; }
-command -v flock >/dev/null || { echo "1..0 # SKIP flock (util-linux) not installed"; exit 0; }
-for t in mailfetch mailparse artifactx codematch; do
-	[ -x bin/$t ] || { echo "1..0 # SKIP bin/$t not built"; exit 0; }
-done
+. tests/lib/servers.sh
+need_root "Dovecot switches users"
+need_cmds dovecot
+need_cmds flock
+need_bins bin/mailfetch bin/mailparse bin/artifactx bin/codematch
 L=tests/lib
-T=$(mktemp -d /tmp/mt.XXXXXX)
-W=$(mktemp -d)	# the test's own files
-trap '$L/mailtest-down "$T"; rm -rf "$W"' EXIT
-MT_NO_OAUTH=1 $L/mailtest-up "$T" 2> "$W/up.err"
-rc=$?
-[ $rc = 77 ] && { echo "1..0 # SKIP $(tail -n1 "$W/up.err")"; exit 0; }
-[ $rc = 0 ] || { echo "Bail out! mailtest-up exit $rc: $(tail -n1 "$W/up.err")"; exit 1; }
-. "$T/env"
+servers_up MT_NO_OAUTH=1
 echo "1..22"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }

@@ -5,22 +5,13 @@
 # come out, a failing MDA leaves the message unseen on the server for the
 # next run, and fetching everything again gives duplicates.
 cd "$(dirname "$0")/.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (Dovecot switches users)"; exit 0; }
-command -v dovecot >/dev/null || { echo "1..0 # SKIP dovecot not installed"; exit 0; }
-command -v fetchmail >/dev/null || { echo "1..0 # SKIP fetchmail not installed"; exit 0; }
-command -v mandoc >/dev/null || { echo "1..0 # SKIP mandoc not installed (the mda line comes from mailcase.7)"; exit 0; }
-for t in mailparse artifactx codematch; do
-	[ -x bin/$t ] || { echo "1..0 # SKIP bin/$t not built"; exit 0; }
-done
+. tests/lib/servers.sh
+need_root "Dovecot switches users"
+need_cmds dovecot fetchmail
+need_cmds mandoc	# the mda line comes from mailcase.7
+need_bins bin/mailparse bin/artifactx bin/codematch
 L=tests/lib
-T=$(mktemp -d /tmp/mt.XXXXXX)
-W=$(mktemp -d)	# the test's own files
-trap '$L/mailtest-down "$T"; rm -rf "$W"' EXIT
-MT_NO_OAUTH=1 $L/mailtest-up "$T" 2> "$W/up.err"
-rc=$?
-[ $rc = 77 ] && { echo "1..0 # SKIP $(tail -n1 "$W/up.err")"; exit 0; }
-[ $rc = 0 ] || { echo "Bail out! mailtest-up exit $rc: $(tail -n1 "$W/up.err")"; exit 1; }
-. "$T/env"
+servers_up MT_NO_OAUTH=1
 
 # The mda line as the page prints it; the tools use the default spool.
 mda=$(mandoc -Tascii share/man/man7/mailcase.7 | sed "s/.\x08//g" |

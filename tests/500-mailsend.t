@@ -20,25 +20,14 @@
 # parser, sha256sum), not from mailsend.
 # MAILSEND=path and MAILPARSE=path test other builds.
 cd "$(dirname "$0")/.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (Dovecot and Postfix switch users)"; exit 0; }
-command -v dovecot >/dev/null || { echo "1..0 # SKIP dovecot not installed"; exit 0; }
-[ -x /usr/lib/postfix/sbin/master ] || { echo "1..0 # SKIP postfix not installed"; exit 0; }
-for c in smtp-sink postconf curl jq python3 sha256sum flock timeout; do
-	command -v $c >/dev/null || { echo "1..0 # SKIP $c not installed"; exit 0; }
-done
+. tests/lib/servers.sh
+need_root "Dovecot and Postfix switch users"
+need_cmds dovecot
+need_bins /usr/lib/postfix/sbin/master
+need_cmds smtp-sink postconf curl jq python3 sha256sum flock timeout
 MS=${MAILSEND:-bin/mailsend} MP=${MAILPARSE:-bin/mailparse} L=tests/lib F=tests/fixtures
-for b in $MS $MP; do [ -x $b ] || { echo "1..0 # SKIP $b not built"; exit 0; }; done
-T=$(mktemp -d /tmp/mt.XXXXXX)
-W=$(mktemp -d)	# the test's own files
-# MT_KEEP=1: the logs in $T and the test's files in $W stay, for a look
-trap '$L/mailtest-down "$T"; [ "${MT_KEEP:-0}" = 1 ] && echo "# kept $T $W" || rm -rf "$W"' EXIT
-MT_POSTFIX=1 $L/mailtest-up "$T" 2> "$W/up.err"
-rc=$?
-[ $rc = 77 ] && { echo "1..0 # SKIP $(tail -n1 "$W/up.err")"; exit 0; }
-if [ $rc != 0 ]; then
-	echo "1..1"; echo "not ok 1 - mailtest-up exit $rc"; sed 's/^/# /' "$W/up.err"; exit 1
-fi
-set -a; . "$T/env"; set +a
+need_bins $MS $MP
+servers_up MT_POSTFIX=1
 CF=$W/config
 PLOG=$MT_LOG_DIR/postfix.log
 export MAILCASE_CONFIG=$CF
