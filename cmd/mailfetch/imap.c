@@ -578,25 +578,19 @@ tagslot(struct imap *s, unsigned tag)
 }
 
 /* Send a command; its tag into *tag. */
-static int
-command(struct imap *s, unsigned *tag, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int	vcommand(struct imap *, unsigned *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
 
 static int
-command(struct imap *s, unsigned *tag, const char *fmt, ...)
+vcommand(struct imap *s, unsigned *tag, const char *fmt, va_list ap)
 {
 	struct tagstate *t;
 	char *line, *body;
-	va_list ap;
 	int r;
 
 	if (s->ntags == MAX_INFLIGHT)
 		return fail(s, EX_SOFTWARE, "too many commands in flight");
-	va_start(ap, fmt);
 	if (vasprintf(&body, fmt, ap) == -1)
-		body = NULL;
-	va_end(ap);
-	if (body == NULL)
 		return fail(s, EX_OSERR, "out of memory");
 	*tag = ++s->nexttag;
 	line = xasprintf("m%u %s\r\n", *tag, body);
@@ -609,6 +603,22 @@ command(struct imap *s, unsigned *tag, const char *fmt, ...)
 	memset(t, 0, sizeof(*t));
 	t->tag = *tag;
 	return 0;
+}
+
+static int
+command(struct imap *s, unsigned *tag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+command(struct imap *s, unsigned *tag, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vcommand(s, tag, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Read responses until tag is done; its status into *st, text into *text. */
@@ -666,19 +676,14 @@ static int simple(struct imap *s, int nocode, const char *fmt, ...)
 static int
 simple(struct imap *s, int nocode, const char *fmt, ...)
 {
-	char *body, st, text[DIAG_MAX];
+	char st, text[DIAG_MAX];
 	unsigned tag;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	if (vasprintf(&body, fmt, ap) == -1)
-		body = NULL;
+	r = vcommand(s, &tag, fmt, ap);
 	va_end(ap);
-	if (body == NULL)
-		return fail(s, EX_OSERR, "out of memory");
-	r = command(s, &tag, "%s", body);
-	free(body);
 	if (r != 0 || (r = await(s, tag, &st, text, sizeof(text))) != 0)
 		return r;
 	if (st == 'O')
