@@ -29,14 +29,6 @@ CF=$W/config
 PLOG=$MT_LOG_DIR/postfix.log
 export MAILCASE_CONFIG=$CF
 
-n=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; [ -s "$W/why" ] && sed 's/^/# /' "$W/why" | head -n 16 | cut -c1-300; }
-# ok DESC COMMAND...: the command decides; what it prints is shown only when it fails.
-ok() { local d=$1; shift; if "$@" > "$W/why" 2>&1; then pass "$d"; else fail "$d"; fi; : > "$W/why"; }
-say() { echo "$*"; }		# inside a check: why it failed
-# sh_ 'CODE' ARGS...: CODE in a subshell (exit ends only it), ARGS as $1...
-sh_() { ( __code=$1; shift; eval "$__code" ) }
 
 # The SOC mailbox, bob, for both tools: one account with both servers.
 cat > "$CF" <<EOF

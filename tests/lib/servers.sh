@@ -13,6 +13,19 @@
 # run the servers skips the test; a start that fails is one failing test.
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
+
+# TAP checks (after servers_up, which makes $W):
+#   ok DESC COMMAND...	the command decides; what it prints shows only
+#			when it fails
+#   pass DESC, fail DESC	the same by hand ($W/why holds the reason)
+#   say TEXT		inside a check: why it failed
+#   sh_ 'CODE' ARGS...	CODE in a subshell (exit ends only it), ARGS as $1...
+n=0
+pass() { n=$((n+1)); echo "ok $n - $1"; }
+fail() { n=$((n+1)); echo "not ok $n - $1"; [ -s "$W/why" ] && sed 's/^/# /' "$W/why" | head -n 16 | cut -c1-300; }
+ok() { local d=$1; shift; if "$@" > "$W/why" 2>&1; then pass "$d"; else fail "$d"; fi; : > "$W/why"; }
+say() { echo "$*"; }
+sh_() { ( __code=$1; shift; eval "$__code" ) }
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root ($1)"; }
 need_cmds() { local c; for c; do command -v "$c" > /dev/null || skip "$c not installed"; done; }
 need_bins() { local b; for b; do [ -x "$b" ] || skip "$b not built"; done; }
