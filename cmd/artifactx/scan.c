@@ -929,6 +929,101 @@ ends_marker(const char *s, size_t l, size_t r)
 	return 0;
 }
 
+/*
+ * What the token s[l..r) may hold: the classes of its bytes that the
+ * finders ask about, and C_HEXRUN for 32 hex digits in a row (a hash).
+ * Sixteen bytes at a time, the last sixteen masked to the token when the
+ * text goes on that far (n is the text's length).
+ */
+static unsigned
+token_flags(const char *s, size_t l, size_t r, size_t n)
+{
+	unsigned f = 0, cl;
+	size_t k = l, run = 0;
+#ifdef __SSE2__
+	/* One bit a class in each byte of acc, or-ed over the token. */
+	enum { B_DOT = 1, B_COLON = 2, B_AT = 4, B_OPEN = 8, B_SLASH = 16,
+	    B_DIGIT = 32, B_ALPHA = 64, B_HIGH = 128 };
+	static const struct { unsigned char bit; unsigned short flag; } map[] = {
+		{ B_DOT, C_DOT }, { B_COLON, C_COLON }, { B_AT, C_AT },
+		{ B_OPEN, C_OPEN }, { B_SLASH, C_SLASH }, { B_DIGIT, C_DIGIT },
+		{ B_ALPHA, C_ALPHA }, { B_HIGH, C_HIGH },
+	};
+	/* ones + 16 - j: j bytes of 0xff, then zeros. */
+	static const unsigned char ones[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	__m128i acc = _mm_setzero_si128();
+	unsigned any;
+	size_t i;
+	int hex = r - l >= 32;
+
+	for (; k < r && k + 16 <= n; k += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + k));
+		unsigned live = r - k >= 16 ? 0xffff : (1u << (r - k)) - 1;
+		__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+		__m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+		    _mm_set1_epi8('a'));
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+		__m128i m;
+
+		m = _mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+		    _mm_set1_epi8(B_DOT));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(v,
+		    _mm_set1_epi8(':')), _mm_set1_epi8(B_COLON)));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(v,
+		    _mm_set1_epi8('@')), _mm_set1_epi8(B_AT)));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('[')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('('))), _mm_set1_epi8(B_OPEN)));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(v,
+		    _mm_set1_epi8('/')), _mm_set1_epi8(B_SLASH)));
+		m = _mm_or_si128(m, _mm_and_si128(digit, _mm_set1_epi8(B_DIGIT)));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(_mm_min_epu8(a,
+		    _mm_set1_epi8(25)), a), _mm_set1_epi8(B_ALPHA)));
+		/* B_HIGH is the top bit: the byte's own. */
+		m = _mm_or_si128(m, _mm_and_si128(v, _mm_set1_epi8((char)B_HIGH)));
+		if (live != 0xffff)
+			m = _mm_and_si128(m, _mm_loadu_si128((const __m128i *)
+			    (ones + 16 - (r - k))));
+		acc = _mm_or_si128(acc, m);
+		if (hex && !(f & C_HEXRUN)) {
+			unsigned hm = live & (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(digit, _mm_cmpeq_epi8(_mm_min_epu8(a,
+			    _mm_set1_epi8(5)), a)));
+			unsigned gaps = ~hm & 0xffff;
+
+			if (gaps == 0)
+				run += 16;
+			else {
+				if (run + (size_t)__builtin_ctz(gaps) >= 32)
+					f |= C_HEXRUN;
+				run = (size_t)__builtin_clz(gaps) - 16;
+			}
+			if (run >= 32)
+				f |= C_HEXRUN;
+		}
+	}
+	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 8));
+	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 4));
+	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 2));
+	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 1));
+	any = (unsigned)_mm_cvtsi128_si32(acc) & 0xff;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (any & map[i].bit)
+			f |= map[i].flag;
+#endif
+	for (; k < r; k++) {
+		cl = cls[(unsigned char)s[k]];
+		f |= cl;
+		run = (cl & C_HEX) ? run + 1 : 0;
+		if (run == 32)
+			f |= C_HEXRUN;
+	}
+	return f;
+}
+
 static void
 scan(struct ctx *c, const char *s, size_t n)
 {
@@ -993,23 +1088,7 @@ scan(struct ctx *c, const char *s, size_t n)
 		lastsep = i - 1;
 		if (r <= l)
 			continue;
-		f = 0;
-		if (r - l < 32)
-			for (k = l; k < r; k++)
-				f |= cls[(unsigned char)s[k]];
-		else {
-			/* Long tokens: note a hex run long enough for a hash. */
-			size_t run = 0;
-
-			for (k = l; k < r; k++) {
-				unsigned cl = cls[(unsigned char)s[k]];
-
-				f |= cl;
-				run = (cl & C_HEX) ? run + 1 : 0;
-				if (run == 32)
-					f |= C_HEXRUN;
-			}
-		}
+		f = token_flags(s, l, r, n);
 
 		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN | C_HEXRUN)))
 			continue;
