@@ -38,6 +38,16 @@ enum {
 
 static unsigned short cls[256];
 
+/*
+ * The classes of a token packed one bit each into a byte (token_flags
+ * or-s them sixteen bytes at a time), and what each such byte means.
+ */
+enum {
+	B_DOT = 1, B_COLON = 2, B_AT = 4, B_OPEN = 8, B_SLASH = 16,
+	B_DIGIT = 32, B_ALPHA = 64, B_HIGH = 128
+};
+static unsigned short bits_flags[256];
+
 struct token {
 	char		 buf[MAX_TOKEN + 1];	/* the token, refanged */
 	size_t		 len;
@@ -88,6 +98,12 @@ scan_init(void)
 	cls['['] |= C_TRIGGER;
 	cls['('] |= C_TRIGGER;
 	cls['{'] |= C_TRIGGER;
+	for (c = 0; c < 256; c++)
+		bits_flags[c] = (c & B_DOT ? C_DOT : 0) |
+		    (c & B_COLON ? C_COLON : 0) | (c & B_AT ? C_AT : 0) |
+		    (c & B_OPEN ? C_OPEN : 0) | (c & B_SLASH ? C_SLASH : 0) |
+		    (c & B_DIGIT ? C_DIGIT : 0) | (c & B_ALPHA ? C_ALPHA : 0) |
+		    (c & B_HIGH ? C_HIGH : 0);
 }
 
 static int
@@ -735,8 +751,8 @@ sep_mask(__m128i v)
 {
 	__m128i m, t;
 
-	/* Control characters and space: bytes 0..0x20 (bytes >= 0x80 never
-	 * reach here: the caller takes those a byte at a time). */
+	/* Control characters and space: bytes 0..0x20.  No byte >= 0x80 is
+	 * in the mask: the lead bytes of high_sep()'s are lead_mask()'s. */
 	m = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)),
 	    _mm_set1_epi8(0x20));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
@@ -751,6 +767,19 @@ sep_mask(__m128i v)
 	t = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t);
 	t = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7e)), t);
 	m = _mm_or_si128(m, t);
+	return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* Where a multi-byte separator (see high_sep) may start: 0xc2, 0xe2, 0xe3. */
+static inline unsigned
+lead_mask(__m128i v)
+{
+	__m128i m;
+
+	m = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xc2));
+	/* 0xe2 and 0xe3: one compare with the low bit set */
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(1)),
+	    _mm_set1_epi8((char)0xe3)));
 	return (unsigned)_mm_movemask_epi8(m);
 }
 
@@ -791,11 +820,10 @@ next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 #ifdef __SSE2__
 		while (i + 16 <= n) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-			unsigned high = (unsigned)_mm_movemask_epi8(v);
 			unsigned tm, sm;
 
-			if (high != 0)
-				break;	/* UTF-8 here: byte by byte */
+			if (lead_mask(v) != 0)
+				break;	/* maybe a UTF-8 separator: byte by byte */
 			tm = trigger_mask(v);
 			sm = sep_mask(v);
 			if (tm != 0) {
@@ -848,8 +876,7 @@ token_end(const char *s, size_t i, size_t n)
 #ifdef __SSE2__
 		while (i + 16 <= n) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-			unsigned stop = sep_mask(v) |
-			    (unsigned)_mm_movemask_epi8(v);
+			unsigned stop = sep_mask(v) | lead_mask(v);
 
 			if (stop != 0) {
 				i += (size_t)__builtin_ctz(stop);
@@ -941,22 +968,12 @@ token_flags(const char *s, size_t l, size_t r, size_t n)
 	unsigned f = 0, cl;
 	size_t k = l, run = 0;
 #ifdef __SSE2__
-	/* One bit a class in each byte of acc, or-ed over the token. */
-	enum { B_DOT = 1, B_COLON = 2, B_AT = 4, B_OPEN = 8, B_SLASH = 16,
-	    B_DIGIT = 32, B_ALPHA = 64, B_HIGH = 128 };
-	static const struct { unsigned char bit; unsigned short flag; } map[] = {
-		{ B_DOT, C_DOT }, { B_COLON, C_COLON }, { B_AT, C_AT },
-		{ B_OPEN, C_OPEN }, { B_SLASH, C_SLASH }, { B_DIGIT, C_DIGIT },
-		{ B_ALPHA, C_ALPHA }, { B_HIGH, C_HIGH },
-	};
 	/* ones + 16 - j: j bytes of 0xff, then zeros. */
 	static const unsigned char ones[32] = {
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	};
 	__m128i acc = _mm_setzero_si128();
-	unsigned any;
-	size_t i;
 	int hex = r - l >= 32;
 
 	for (; k < r && k + 16 <= n; k += 16) {
@@ -1009,10 +1026,7 @@ token_flags(const char *s, size_t l, size_t r, size_t n)
 	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 4));
 	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 2));
 	acc = _mm_or_si128(acc, _mm_srli_si128(acc, 1));
-	any = (unsigned)_mm_cvtsi128_si32(acc) & 0xff;
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (any & map[i].bit)
-			f |= map[i].flag;
+	f |= bits_flags[_mm_cvtsi128_si32(acc) & 0xff];
 #endif
 	for (; k < r; k++) {
 		cl = cls[(unsigned char)s[k]];
