@@ -28,7 +28,7 @@ PKG_mailparse	= gmime-3.0 libytnef
 # scales worse on threads).  The sanitizer build keeps its own allocator.
 MALLOC	?= jemalloc
 
-PKG_artifactx	= libpsl libidn2
+PKG_artifactx	= libpsl libidn2 libxxhash
 PKG_codematch	=
 PKG_mailfetch	= libcurl
 PKG_mailsend	= libcurl gmime-3.0 libcmark-gfm

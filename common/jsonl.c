@@ -248,17 +248,25 @@ jsonl_parse(const char *s, size_t n)
 	return v;
 }
 
+/* A line kept for the next one: records come by the thousand. */
+#define WRITE_KEEP	(8 * 1024 * 1024)
+
 int
 jsonl_write(FILE *fp, json_t *rec)
 {
-	char *line;
-	size_t len;
+	static __thread struct membuf m;
 	int r = 0;
 
-	line = jsonl_dump(rec, &len);
-	if (fwrite(line, 1, len, fp) != len)
+	m.len = 0;
+	put_value(&m, rec);
+	put(&m, "\n", 1);
+	if (fwrite(m.buf, 1, m.len, fp) != m.len)
 		r = -1;
-	free(line);
+	if (m.cap > WRITE_KEEP) {
+		free(m.buf);
+		m.buf = NULL;
+		m.cap = 0;
+	}
 	return r;
 }
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "artifactx.h"
 #include "jsonl.h"
 #include "xalloc.h"
@@ -90,11 +92,7 @@ iocset_free(struct iocset *s)
 static size_t
 hashof(enum ioctype t, const char *v, size_t n)
 {
-	size_t h = 1469598103934665603ULL ^ (size_t)t, i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)v[i]) * 1099511628211ULL;
-	return h;
+	return (size_t)XXH3_64bits_withSeed(v, n, (XXH64_hash_t)t);
 }
 
 static void
