@@ -55,6 +55,7 @@ struct token {
 	int		 defanged;
 	size_t		 marks[MAX_MARKS];	/* where a "." was put back */
 	int		 nmarks;
+	size_t		 colons;		/* how many ':' it holds */
 	size_t		 skip_from, skip_to;	/* a URL's span: no hashes */
 	size_t		 authority_end;		/* where its host part ends */
 };
@@ -670,19 +671,6 @@ find_bare_domains(struct ctx *c, const struct token *t)
 	}
 }
 
-static int
-colons_at_least(const struct token *t, int want)
-{
-	const char *p = t->buf, *e = t->buf + t->len;
-	int n = 0;
-
-	while (n < want && (p = memchr(p, ':', (size_t)(e - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n >= want;
-}
-
 static void
 analyse(struct ctx *c, struct token *t)
 {
@@ -695,19 +683,11 @@ analyse(struct ctx *c, struct token *t)
 		find_urls(c, t);
 	if ((f & C_DIGIT) && (f & C_DOT))
 		find_ipv4(c, t);
-	if ((f & C_COLON) && (f & C_DIGIT)) {
-		const char *p = memchr(t->buf, ':', t->len);
-		int colons = 0;
-
-		for (; p != NULL && colons < 4; p = memchr(p + 1, ':',
-		    t->len - (size_t)(p + 1 - t->buf)))
-			colons++;
-		/* An IPv6 has "::" or all seven colons. */
-		if (colons >= 2 && (t->skip_to == 0 || colons > 3) &&
-		    (memmem(t->buf, t->len, "::", 2) != NULL ||
-		    colons_at_least(t, 7)))
-			find_ipv6(c, t);
-	}
+	/* An IPv6 has "::" or all seven colons. */
+	if ((f & C_COLON) && (f & C_DIGIT) && t->colons >= 2 &&
+	    (t->skip_to == 0 || t->colons > 3) &&
+	    (t->colons >= 7 || memmem(t->buf, t->len, "::", 2) != NULL))
+		find_ipv6(c, t);
 	if (f & C_AT)
 		find_emails(c, t);
 	if (f & C_HEXRUN)
@@ -958,15 +938,18 @@ ends_marker(const char *s, size_t l, size_t r)
 
 /*
  * What the token s[l..r) may hold: the classes of its bytes that the
- * finders ask about, and C_HEXRUN for 32 hex digits in a row (a hash).
+ * finders ask about, and C_HEXRUN for 32 hex digits in a row (a hash);
+ * and how many colons it has (an IPv6 address has two to seven).
  * Sixteen bytes at a time, the last sixteen masked to the token when the
  * text goes on that far (n is the text's length).
  */
 static unsigned
-token_flags(const char *s, size_t l, size_t r, size_t n)
+token_flags(const char *s, size_t l, size_t r, size_t n, size_t *colons)
 {
 	unsigned f = 0, cl;
 	size_t k = l, run = 0;
+
+	*colons = 0;
 #ifdef __SSE2__
 	/* ones + 16 - j: j bytes of 0xff, then zeros. */
 	static const unsigned char ones[32] = {
@@ -983,12 +966,12 @@ token_flags(const char *s, size_t l, size_t r, size_t n)
 		__m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
 		    _mm_set1_epi8('a'));
 		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-		__m128i m;
+		__m128i m, colon;
 
 		m = _mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
 		    _mm_set1_epi8(B_DOT));
-		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(v,
-		    _mm_set1_epi8(':')), _mm_set1_epi8(B_COLON)));
+		colon = _mm_cmpeq_epi8(v, _mm_set1_epi8(':'));
+		m = _mm_or_si128(m, _mm_and_si128(colon, _mm_set1_epi8(B_COLON)));
 		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(v,
 		    _mm_set1_epi8('@')), _mm_set1_epi8(B_AT)));
 		m = _mm_or_si128(m, _mm_and_si128(_mm_or_si128(
@@ -1005,6 +988,8 @@ token_flags(const char *s, size_t l, size_t r, size_t n)
 			m = _mm_and_si128(m, _mm_loadu_si128((const __m128i *)
 			    (ones + 16 - (r - k))));
 		acc = _mm_or_si128(acc, m);
+		*colons += (size_t)__builtin_popcount(live &
+		    (unsigned)_mm_movemask_epi8(colon));
 		if (hex && !(f & C_HEXRUN)) {
 			unsigned hm = live & (unsigned)_mm_movemask_epi8(
 			    _mm_or_si128(digit, _mm_cmpeq_epi8(_mm_min_epu8(a,
@@ -1031,6 +1016,7 @@ token_flags(const char *s, size_t l, size_t r, size_t n)
 	for (; k < r; k++) {
 		cl = cls[(unsigned char)s[k]];
 		f |= cl;
+		*colons += s[k] == ':';
 		run = (cl & C_HEX) ? run + 1 : 0;
 		if (run == 32)
 			f |= C_HEXRUN;
@@ -1044,7 +1030,7 @@ scan(struct ctx *c, const char *s, size_t n)
 	static struct token tok;	/* one scan at a time */
 	struct token *t = &tok;
 	size_t i = 0, lo = 0, l, r, k, m, sp, q, line = 0, seen = 0;
-	size_t lastsep = (size_t)-1, end;
+	size_t lastsep = (size_t)-1, end, colons;
 	const char *repl;
 	enum role role = ROLE_NONE;
 	unsigned f;
@@ -1102,7 +1088,7 @@ scan(struct ctx *c, const char *s, size_t n)
 		lastsep = i - 1;
 		if (r <= l)
 			continue;
-		f = token_flags(s, l, r, n);
+		f = token_flags(s, l, r, n, &colons);
 
 		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN | C_HEXRUN)))
 			continue;
@@ -1124,6 +1110,7 @@ scan(struct ctx *c, const char *s, size_t n)
 		t->nmarks = 0;
 		t->defanged = 0;
 		t->flags = f;
+		t->colons = colons;
 		if (joined || ((f & C_OPEN) && has_marker(s + l, r - l))) {
 			/* Spaces around a joined marker go; the marker is undone. */
 			size_t j = l;
@@ -1147,8 +1134,10 @@ scan(struct ctx *c, const char *s, size_t n)
 			}
 			t->buf[t->len] = '\0';
 			/* What the undone markers put back counts too. */
-			for (k = 0; k < t->len; k++)
+			for (t->colons = 0, k = 0; k < t->len; k++) {
 				t->flags |= cls[(unsigned char)t->buf[k]];
+				t->colons += t->buf[k] == ':';
+			}
 		} else {
 			tok_put(t, s + l, r - l);
 			t->buf[t->len] = '\0';
