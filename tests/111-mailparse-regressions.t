@@ -38,4 +38,18 @@ check "base64 message/rfc822: a nested message, not an attachment" rfc822-base64
 check "no stray CR when the file ends right after the close delimiter" rfc822-base64-no-final-newline.eml \
     '.messages[0].text == "inner body\n"'
 check "CRLF bodies read with LF line ends" crlf-lines.eml '(.text | index("\r")) == null'
+# The message is read as a MIME part, where any field repeated conflicts.
+check "repeated Received fields are no defect" repeated-fields.eml \
+    '[.defects[] | select(.text | startswith("Received"))] == []'
+check "repeated Date, Message-ID and Content-Type fields conflict" repeated-fields.eml \
+    '[.defects[] | select(.code == "conflicting-header") | .text | split(" ")[0]] ==
+     ["Date", "Message-ID", "Content-Type"]'
+check "the last Message-ID and Date count, as GMime's message would" repeated-fields.eml \
+    '.message_id == "last@example.org" and .date == "2026-11-03T11:00:00Z"'
+check "a bad address list: said once, at its field's offset, not twice" repeated-fields.eml \
+    '[.defects[] | select(.code == "invalid-address-list") | .text] ==
+     ["Bad <a@b@example.org> at byte 290", "@example.org> at byte 290"]'
+check "every field listed once, in order" repeated-fields.eml \
+    '[.headers[][0]] == ["Received", "Received", "Date", "Date", "Message-ID",
+     "Message-ID", "Subject", "From", "To", "Content-Type", "Content-Type"]'
 echo "1..$n"

@@ -35,6 +35,7 @@ struct parser {
 	struct spool		*sp;
 	GMimeParserOptions	*opts;
 	struct msgstate		*cur;		/* where GMime's warnings go */
+	gint64			 at;		/* the header we parse, or -1 */
 	int			 nested;	/* nested messages so far */
 	int			 bad;		/* an error anywhere */
 };
@@ -53,6 +54,7 @@ struct msgstate {
 	int		 idknown;
 	char		 noname[40];	/* "name" when there is no subject */
 	int		 nparts, ndefects, depth;
+	size_t		 hdr_end;	/* where the top header block ends */
 	struct buf	 text, html;
 };
 
@@ -61,7 +63,7 @@ struct gm {
 	GByteArray	*ba;
 	GMimeStream	*stream;
 	GMimeParser	*parser;
-	GMimeMessage	*msg;
+	GMimeObject	*top;		/* the message, read as a MIME part */
 	char		*owned;		/* a buffer made for a retry */
 };
 
@@ -119,6 +121,37 @@ warning_code(GMimeParserWarning w)
 	return "parser-warning";
 }
 
+/* Where the header block of data ends: its empty line, or len. */
+static size_t
+header_end(const char *data, size_t len)
+{
+	const char *nl = data, *end = data + len;
+
+	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
+		nl++;
+		if (nl < end && (*nl == '\n' || (*nl == '\r' && nl + 1 < end &&
+		    nl[1] == '\n')))
+			return (size_t)(nl - data);
+	}
+	return len;
+}
+
+/* Fields a message holds at most once (RFC 5322, 3.6). */
+static int
+single_field(const char *name)
+{
+	static const char *single[] = {
+		"bcc", "cc", "date", "from", "in-reply-to", "message-id",
+		"references", "reply-to", "sender", "subject", "to",
+	};
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(single) / sizeof(single[0]); i++)
+		if (!strcasecmp(name, single[i]))
+			return 1;
+	return 0;
+}
+
 static void
 on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
     gpointer arg)
@@ -128,6 +161,18 @@ on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
 
 	if (p->cur == NULL)
 		return;
+	/*
+	 * The message is read as a part (see gm_parse), and a part may hold
+	 * each field once.  A message may hold most of them many times: only
+	 * RFC 5322's fields of one and the Content-* fields conflict there.
+	 */
+	if ((w == GMIME_CRIT_CONFLICTING_HEADER ||
+	    w == GMIME_WARN_DUPLICATED_HEADER) && offset >= 0 &&
+	    (size_t)offset < p->cur->hdr_end && !single_field(item) &&
+	    (item == NULL || strncasecmp(item, "Content-", 8) != 0))
+		return;
+	if (offset < 0)
+		offset = p->at;
 	snprintf(text, sizeof(text), "%s at byte %lld", item ? item : "",
 	    (long long)offset);
 	add_defect(p->cur, warning_code(w), NULL, text[0] == ' ' ? text + 1 : text);
@@ -148,6 +193,7 @@ parser_new(struct spool *sp)
 	p = xcalloc(1, sizeof(*p));
 	p->sp = sp;
 	p->opts = g_mime_parser_options_new();
+	p->at = -1;
 	g_mime_parser_options_set_fallback_charsets(p->opts, fallback);
 	g_mime_parser_options_set_warning_callback(p->opts, on_warning, p);
 	return p;
@@ -315,10 +361,12 @@ addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
 		if (strcasecmp(g_mime_header_get_name(h), name) != 0)
 			continue;
 		norm = raw_normalized(h);
+		p->at = g_mime_header_get_offset(h);
 		if ((l = internet_address_list_parse(p->opts, norm)) != NULL) {
 			addr_list(l, arr, NULL, 0);
 			g_object_unref(l);
 		}
+		p->at = -1;
 		free(norm);
 	}
 	return arr;
@@ -358,47 +406,24 @@ header_text(GMimeHeader *h, size_t *outlen)
 	return text;
 }
 
-static int
-by_offset(const void *a, const void *b)
-{
-	gint64 x = g_mime_header_get_offset(*(GMimeHeader *const *)a);
-	gint64 y = g_mime_header_get_offset(*(GMimeHeader *const *)b);
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * The message's header block in its order.  GMime files the Content-*
- * fields of the top level under the top MIME part, so the two lists are
- * merged back by their offsets in the message.
- */
+/* The message's header block in its order. */
 static json_t *
-headers_json(struct msgstate *ms, GMimeMessage *msg)
+headers_json(struct msgstate *ms, GMimeObject *top)
 {
-	GMimeHeaderList *lists[2];
-	GMimeObject *top = g_mime_message_get_mime_part(msg);
-	GMimeHeader **all, *h;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+	GMimeHeader *h;
 	char *v;
 	json_t *arr = json_array(), *pair;
-	int i, k, n = 0, total;
+	int i, n = g_mime_header_list_get_count(hl);
 	size_t len;
 
-	lists[0] = g_mime_object_get_header_list(GMIME_OBJECT(msg));
-	lists[1] = top ? g_mime_object_get_header_list(top) : NULL;
-	total = g_mime_header_list_get_count(lists[0]) +
-	    (lists[1] ? g_mime_header_list_get_count(lists[1]) : 0);
-	all = xcalloc((size_t)total + 1, sizeof(*all));
-	for (k = 0; k < 2; k++)
-		for (i = 0; lists[k] && i < g_mime_header_list_get_count(lists[k]); i++)
-			all[n++] = g_mime_header_list_get_header_at(lists[k], i);
-	qsort(all, (size_t)n, sizeof(*all), by_offset);
 	if (n > MAX_HEADERS) {
 		set_error(ms, "too-many-headers", "more headers than "
 		    "MAX_HEADERS; the first are kept");
 		n = MAX_HEADERS;
 	}
 	for (i = 0; i < n; i++) {
-		h = all[i];
+		h = g_mime_header_list_get_header_at(hl, i);
 		v = header_text(h, &len);
 		if (len > MAX_HEADER_BYTES) {
 			set_error(ms, "header-too-large", "a header value is "
@@ -411,7 +436,6 @@ headers_json(struct msgstate *ms, GMimeMessage *msg)
 		json_array_append_new(arr, pair);
 		free(v);
 	}
-	free(all);
 	return arr;
 }
 
@@ -925,17 +949,39 @@ references_json(struct parser *p, const char *v)
 	return arr;
 }
 
-/* The header fields of the record, in the order of mailrecord(5). */
-static void
-fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
-    const struct rawmsg *raw)
+/*
+ * The value of the last name field, unfolded and decoded: the one a
+ * GMimeMessage would go by (each field it reads replaces the one before).
+ */
+static const char *
+last_value(GMimeHeaderList *hl, const char *name)
 {
-	GMimeObject *obj = GMIME_OBJECT(msg);
+	GMimeHeader *h;
+	const char *v = NULL;
+	int i;
+
+	for (i = g_mime_header_list_get_count(hl); i-- > 0 && v == NULL; ) {
+		h = g_mime_header_list_get_header_at(hl, i);
+		if (!g_ascii_strcasecmp(g_mime_header_get_name(h), name))
+			v = g_mime_header_get_value(h);
+	}
+	return v;
+}
+
+/*
+ * The header fields of the record, in the order of mailrecord(5).  The
+ * message was read as a MIME part (see gm_parse), so its fields are read
+ * here, each once.
+ */
+static void
+fill_headers(struct parser *p, struct msgstate *ms, GMimeObject *obj)
+{
 	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
 	GMimeHeader *sh = g_mime_header_list_get_header(hl, "Subject");
-	const char *datehdr;
+	GDateTime *dt = NULL;
+	const char *datehdr, *v;
 	json_t *r = ms->rec;
-	char *date, *subject = NULL;
+	char *date, *subject = NULL, *mid;
 	size_t sublen = 0;
 
 	if (sh != NULL)
@@ -943,14 +989,19 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 
 	json_object_set_new(r, "name", subject && sublen > 0 ?
 	    jsonl_str(subject, sublen) : jsonl_cstr(ms->noname));
-	(void)raw;
-	json_object_set_new(r, "message_id",
-	    jsonl_cstr(g_mime_message_get_message_id(msg)));
+	mid = (v = last_value(hl, "Message-Id")) != NULL ?
+	    g_mime_utils_decode_message_id(v) : NULL;
+	json_object_set_new(r, "message_id", jsonl_cstr(mid));
+	g_free(mid);
 	json_object_set_new(r, "in_reply_to",
 	    msgid_json(g_mime_object_get_header(obj, "In-Reply-To")));
 	json_object_set_new(r, "references", references_json(p,
 	    g_mime_object_get_header(obj, "References")));
-	date = iso_date(g_mime_message_get_date(msg));
+	if ((v = last_value(hl, "Date")) != NULL)
+		dt = g_mime_utils_header_decode_date(v);
+	date = iso_date(dt);
+	if (dt != NULL)
+		g_date_time_unref(dt);
 	datehdr = g_mime_object_get_header(obj, "Date");
 	if (date == NULL && datehdr != NULL)
 		add_defect(ms, "bad-date", NULL, datehdr);
@@ -967,10 +1018,16 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeMessage *msg,
 	json_object_set_new(r, "bcc", addr_headers(p, hl, "Bcc"));
 	json_object_set_new(r, "delivered_to", addr_headers(p, hl,
 	    "Delivered-To"));
-	json_object_set_new(r, "headers", headers_json(ms, msg));
+	json_object_set_new(r, "headers", headers_json(ms, obj));
 }
 
-static GMimeMessage *
+/*
+ * The message is read as a MIME part, not a GMimeMessage: a message
+ * parses each From, To, Cc, Subject, Date and Message-Id field as it is
+ * read (the address fields again for each one added), and fill_headers
+ * reads them in its own way anyway.  Nested messages are GMime's.
+ */
+static GMimeObject *
 gm_parse(struct parser *p, struct gm *g, const char *data, size_t len)
 {
 	/* GMime reads the buffer in place: no copy of the message. */
@@ -980,16 +1037,16 @@ gm_parse(struct parser *p, struct gm *g, const char *data, size_t len)
 	g->parser = g_mime_parser_new_with_stream(g->stream);
 	g_mime_parser_set_persist_stream(g->parser, TRUE);
 	g_mime_parser_set_format(g->parser, GMIME_FORMAT_MESSAGE);
-	g->msg = len > 0 ? g_mime_parser_construct_message(g->parser, p->opts) :
+	g->top = len > 0 ? g_mime_parser_construct_part(g->parser, p->opts) :
 	    NULL;
-	return g->msg;
+	return g->top;
 }
 
 static void
 gm_free(struct gm *g)
 {
-	if (g->msg != NULL)
-		g_object_unref(g->msg);
+	if (g->top != NULL)
+		g_object_unref(g->top);
 	if (g->parser != NULL)
 		g_object_unref(g->parser);
 	if (g->stream != NULL)
@@ -1005,7 +1062,7 @@ gm_free(struct gm *g)
  * like that exists: a header block after lines of spaces, or a body with
  * no headers at all.  Read what is there rather than nothing.
  */
-static GMimeMessage *
+static GMimeObject *
 gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
     const char *data, size_t len)
 {
@@ -1025,7 +1082,7 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 		if (gm_parse(p, g, data + skip, len - skip) != NULL) {
 			add_defect(ms, "leading-blank-lines", NULL, "blank lines "
 			    "before the header were skipped");
-			return g->msg;
+			return g->top;
 		}
 	}
 	gm_free(g);
@@ -1035,7 +1092,7 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 	if (gm_parse(p, g, g->owned, len + 1) != NULL)
 		add_defect(ms, "no-headers", NULL, "no header block: all of "
 		    "it is read as the body");
-	return g->msg;
+	return g->top;
 }
 
 static const char *null_fields[] = {
@@ -1057,7 +1114,7 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 	struct msgstate ms, *saved = p->cur;
 	char *padded = NULL;
 	struct gm g;
-	GMimeMessage *msg;
+	GMimeObject *top;
 	const char **f;
 	char *t;
 	size_t tlen;
@@ -1113,13 +1170,14 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 		padded[len++] = '\n';
 		data = padded;
 	}
-	if ((msg = gm_parse(p, &g, data, len)) == NULL && len > 0)
-		msg = gm_salvage(p, &ms, &g, data, len);
+	ms.hdr_end = header_end(data, len);
+	if ((top = gm_parse(p, &g, data, len)) == NULL && len > 0)
+		top = gm_salvage(p, &ms, &g, data, len);
 
-	if (msg != NULL) {
-		fill_headers(p, &ms, msg, raw);
+	if (top != NULL) {
+		fill_headers(p, &ms, top);
 		if (raw == NULL || !raw->toolarge)
-			walk(p, &ms, g_mime_message_get_mime_part(msg), "", 0);
+			walk(p, &ms, top, "", 0);
 	} else {
 		if (len >= 8 && memcmp(data, "\xd0\xcf\x11\xe0", 4) == 0)
 			set_error(&ms, "outlook-msg", "an Outlook .msg file "
