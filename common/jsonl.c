@@ -103,56 +103,88 @@ static const unsigned char needs_escape[256] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
-#define ONES	0x0101010101010101ULL
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bit k set where byte k of the 16 at p is < 0x20, '"' or '\\'. */
+static inline unsigned
+escape_mask(const char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)p), m;
+
+	/* v < 0x20 unsigned: max(v, 0x1f) == 0x1f */
+	m = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)),
+	    _mm_set1_epi8(0x1f));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/*
+ * s[0..n) as a JSON string.  Room for the worst case (six bytes a byte)
+ * is made a piece at a time, and the bytes are copied sixteen at a time
+ * up to the next one that needs escaping.
+ */
+#define ESCAPE_PIECE	65536
 
 static void
 put_string(struct membuf *m, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, run;
-	char esc[6];
+	size_t i = 0, end, need;
 	unsigned char c;
+	char *o;
 
 	put(m, "\"", 1);
 	while (i < n) {
-		run = i;
-		/* Eight bytes at a time while none is < 0x20, '"' or '\\'. */
-		while (run + 8 <= n) {
-			unsigned long long w, q, b;
+		end = n - i > ESCAPE_PIECE ? i + ESCAPE_PIECE : n;
+		need = m->len + (end - i) * 6 + 16 + 2;
+		if (need > m->cap)
+			xgrow(&m->buf, &m->cap, need);
+		o = m->buf + m->len;
+		while (i < end) {
+#ifdef __SSE2__
+			unsigned mask;
 
-			memcpy(&w, s + run, 8);
-			q = w ^ (ONES * '"');
-			b = w ^ (ONES * '\\');
-			if (((w - ONES * 0x20) | (q - ONES) | (b - ONES)) &
-			    ~w & ~q & ~b & (ONES * 0x80))
+			while (i + 16 <= end) {
+				_mm_storeu_si128((__m128i *)o,
+				    _mm_loadu_si128((const __m128i *)(s + i)));
+				if ((mask = escape_mask(s + i)) != 0) {
+					unsigned k = (unsigned)__builtin_ctz(mask);
+
+					o += k;
+					i += k;
+					break;
+				}
+				o += 16;
+				i += 16;
+			}
+			if (i >= end)
 				break;
-			run += 8;
+#endif
+			c = (unsigned char)s[i++];
+			if (!needs_escape[c]) {
+				*o++ = (char)c;
+				continue;
+			}
+			*o++ = '\\';
+			switch (c) {
+			case '"':	*o++ = '"'; break;
+			case '\\':	*o++ = '\\'; break;
+			case '\n':	*o++ = 'n'; break;
+			case '\r':	*o++ = 'r'; break;
+			case '\t':	*o++ = 't'; break;
+			case '\b':	*o++ = 'b'; break;
+			case '\f':	*o++ = 'f'; break;
+			default:
+				memcpy(o, "u00", 3);
+				o[3] = hex[c >> 4];
+				o[4] = hex[c & 15];
+				o += 5;
+			}
 		}
-		while (run < n && !needs_escape[(unsigned char)s[run]])
-			run++;
-		put(m, s + i, run - i);
-		if (run == n)
-			break;
-		c = (unsigned char)s[run];
-		esc[0] = '\\';
-		switch (c) {
-		case '"':	esc[1] = '"'; break;
-		case '\\':	esc[1] = '\\'; break;
-		case '\n':	esc[1] = 'n'; break;
-		case '\r':	esc[1] = 'r'; break;
-		case '\t':	esc[1] = 't'; break;
-		case '\b':	esc[1] = 'b'; break;
-		case '\f':	esc[1] = 'f'; break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			put(m, esc, 6);
-			i = run + 1;
-			continue;
-		}
-		put(m, esc, 2);
-		i = run + 1;
+		m->len = (size_t)(o - m->buf);
 	}
 	put(m, "\"", 1);
 }
