@@ -61,6 +61,8 @@ static struct {
 	size_t		 nring, head, tail;	/* emit at head, submit at tail */
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 work, done;
+	int		 idle;		/* workers waiting for work */
+	struct job	*want;		/* the job emit_head waits for */
 	int		 stop;
 	struct parser	*inline_parser;
 	pthread_t	 tids[MAX_JOBS];
@@ -197,7 +199,9 @@ worker(void *arg)
 		if (j == NULL) {
 			if (g.stop)
 				break;
+			g.idle++;
 			pthread_cond_wait(&g.work, &g.lock);
+			g.idle--;
 			continue;
 		}
 		j->state = J_RUNNING;
@@ -205,7 +209,9 @@ worker(void *arg)
 		run_job(p, j);
 		pthread_mutex_lock(&g.lock);
 		j->state = J_DONE;
-		pthread_cond_broadcast(&g.done);
+		/* A wake-up costs a system call: only for the one waited on. */
+		if (g.want == j)
+			pthread_cond_signal(&g.done);
 	}
 	pthread_mutex_unlock(&g.lock);
 	parser_free(p);
@@ -219,8 +225,10 @@ emit_head(void)
 	struct job *j = &g.ring[g.head];
 
 	pthread_mutex_lock(&g.lock);
+	g.want = j;
 	while (j->state != J_DONE)
 		pthread_cond_wait(&g.done, &g.lock);
+	g.want = NULL;
 	pthread_mutex_unlock(&g.lock);
 	emit(j);
 	g.head = (g.head + 1) % g.nring;
@@ -256,7 +264,8 @@ submit(struct rawmsg *m, json_t *source, const char *label)
 	pthread_mutex_lock(&g.lock);
 	j->state = J_QUEUED;
 	g.tail = (g.tail + 1) % g.nring;
-	pthread_cond_signal(&g.work);
+	if (g.idle > 0)
+		pthread_cond_signal(&g.work);
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -480,7 +489,7 @@ start_workers(void)
 
 	if (g.nthreads <= 1)
 		return;
-	g.nring = (size_t)g.nthreads * 4 + 1;
+	g.nring = (size_t)g.nthreads * 16 + 1;
 	g.ring = xcalloc(g.nring, sizeof(*g.ring));
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_cond_init(&g.work, NULL);
