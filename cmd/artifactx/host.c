@@ -12,6 +12,7 @@
 
 #include <idn2.h>
 #include <libpsl.h>
+#include <xxhash.h>
 
 #include "artifactx.h"
 
@@ -45,7 +46,7 @@ static int	check_domain(const char *, size_t, char *, size_t);
  * The same names come again and again (a mail's links, a newsletter's
  * domain): remember the last answers, a slot a name.
  */
-#define CACHE_SLOTS	1024
+#define CACHE_SLOTS	8192
 
 static struct {
 	char	 name[128];
@@ -56,14 +57,12 @@ static struct {
 int
 host_domain(const char *s, size_t n, char *out, size_t outsz)
 {
-	size_t h = 1469598103934665603ULL, i;
+	size_t h;
 	int r;
 
 	if (n >= sizeof(cache[0].name))
 		return check_domain(s, n, out, outsz);
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	h &= CACHE_SLOTS - 1;
+	h = (size_t)XXH3_64bits(s, n) & (CACHE_SLOTS - 1);
 	if (cache[h].used && !strncmp(cache[h].name, s, n) &&
 	    cache[h].name[n] == '\0') {
 		if (cache[h].answer[0] == '\0' ||

@@ -961,7 +961,7 @@ token_flags(const char *s, size_t l, size_t r, size_t n, size_t *colons)
 
 	for (; k < r && k + 16 <= n; k += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(s + k));
-		unsigned live = r - k >= 16 ? 0xffff : (1u << (r - k)) - 1;
+		unsigned live = r - k >= 16 ? 0xffff : (1u << (r - k)) - 1, cm;
 		__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
 		__m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
 		    _mm_set1_epi8('a'));
@@ -988,8 +988,10 @@ token_flags(const char *s, size_t l, size_t r, size_t n, size_t *colons)
 			m = _mm_and_si128(m, _mm_loadu_si128((const __m128i *)
 			    (ones + 16 - (r - k))));
 		acc = _mm_or_si128(acc, m);
-		*colons += (size_t)__builtin_popcount(live &
-		    (unsigned)_mm_movemask_epi8(colon));
+		/* A chunk holds a colon or two at most, mostly none. */
+		for (cm = live & (unsigned)_mm_movemask_epi8(colon); cm != 0;
+		    cm &= cm - 1)
+			(*colons)++;
 		if (hex && !(f & C_HEXRUN)) {
 			unsigned hm = live & (unsigned)_mm_movemask_epi8(
 			    _mm_or_si128(digit, _mm_cmpeq_epi8(_mm_min_epu8(a,
