@@ -671,12 +671,13 @@ link_record(json_t *rec, void *arg)
 	int r = 0;
 
 	if (kind != NULL && !strcmp(kind, "message")) {
-		if (!lk->locked) {
-			if (cases_lock(lk->cs) == -1)
-				return fail(rec, "case-store", EX_TEMPFAIL, "lock", NULL);
+		/* Not locked: the record still goes out, with its error. */
+		if (!lk->locked && cases_lock(lk->cs) == -1)
+			r = fail(rec, "case-store", EX_TEMPFAIL, "lock", NULL);
+		else {
 			lk->locked = 1;
+			r = link_one(lk, rec);
 		}
-		r = link_one(lk, rec);
 	}
 	json_array_append(lk->pending, rec);
 	if (json_array_size(lk->pending) >= LINK_BATCH)
