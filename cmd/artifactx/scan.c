@@ -1026,6 +1026,33 @@ token_flags(const char *s, size_t l, size_t r, size_t n, size_t *colons)
 	return f;
 }
 
+/*
+ * Tokens that hold a trigger and still no indicator, by far the most
+ * that pass the first test ("Subject:", "color:red", "(see", "end."):
+ * what each finder in analyse() needs is missing.  A URL needs "://"
+ * (a slash) or a dot, an IPv4 dots, an IPv6 two colons, an address an
+ * '@', a hash a hex run, a defanged name a marker (unless joined).
+ */
+static int
+nothing_in(const char *s, size_t n, unsigned f, size_t colons)
+{
+	unsigned rest = f & (C_DOT | C_COLON | C_AT | C_HEXRUN);
+
+	if (f & C_OPEN) {
+		if (has_marker(s, n))
+			return 0;
+		if (rest == 0)
+			return 1;
+	}
+	/* One colon, no slash: no scheme, no IPv6. */
+	if (rest == C_COLON && colons == 1 && !(f & C_SLASH))
+		return 1;
+	/* One dot and it ends the token: url_trim drops it. */
+	if (rest == C_DOT && s[n - 1] == '.' && memchr(s, '.', n - 1) == NULL)
+		return 1;
+	return 0;
+}
+
 static void
 scan(struct ctx *c, const char *s, size_t n)
 {
@@ -1093,6 +1120,8 @@ scan(struct ctx *c, const char *s, size_t n)
 		f = token_flags(s, l, r, n, &colons);
 
 		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN | C_HEXRUN)))
+			continue;
+		if (!joined && nothing_in(s + l, r - l, f, colons))
 			continue;
 		if ((f & C_AT) && c->fixed == ROLE_NONE) {
 			/* Lines are found once each: tokens come in order. */
