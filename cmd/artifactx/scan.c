@@ -950,7 +950,9 @@ token_flags(const char *s, size_t l, size_t r, size_t n, size_t *colons)
 	size_t k = l, run = 0;
 
 	*colons = 0;
-#ifdef __SSE2__
+#ifndef __SSE2__
+	(void)n;
+#else
 	/* ones + 16 - j: j bytes of 0xff, then zeros. */
 	static const unsigned char ones[32] = {
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
