@@ -280,7 +280,10 @@ jsonl_parse(const char *s, size_t n)
 	return v;
 }
 
-/* A line kept for the next one: records come by the thousand. */
+/*
+ * jsonl_write's buffer is kept for the next line (records come by the
+ * thousand), unless a huge record made it larger than this.
+ */
 #define WRITE_KEEP	(8 * 1024 * 1024)
 
 int
