@@ -305,6 +305,95 @@ jsonl_write(FILE *fp, json_t *rec)
 	return r;
 }
 
+/* Written out whenever this much is held. */
+#define JSONW_FLUSH	65536
+
+struct jsonw {
+	struct membuf	 m;
+	FILE		*fp;
+	int		 err;
+};
+
+static void
+jsonw_flush(struct jsonw *w)
+{
+	if (w->m.len > 0 && !w->err &&
+	    fwrite(w->m.buf, 1, w->m.len, w->fp) != w->m.len)
+		w->err = 1;
+	w->m.len = 0;
+}
+
+void
+jsonw_raw(struct jsonw *w, const char *s)
+{
+	put(&w->m, s, strlen(s));
+	if (w->m.len >= JSONW_FLUSH)
+		jsonw_flush(w);
+}
+
+/* Bytes that are not UTF-8 are repaired, as by jsonl_str. */
+void
+jsonw_str(struct jsonw *w, const char *s, size_t n)
+{
+	char *fixed;
+	size_t len;
+
+	if (utf8_valid(s, n))
+		put_string(&w->m, s, n);
+	else {
+		if ((fixed = utf8_repair(s, n, &len)) == NULL)
+			nomem();
+		put_string(&w->m, fixed, len);
+		free(fixed);
+	}
+	if (w->m.len >= JSONW_FLUSH)
+		jsonw_flush(w);
+}
+
+void
+jsonw_value(struct jsonw *w, json_t *v)
+{
+	put_value(&w->m, v);
+	if (w->m.len >= JSONW_FLUSH)
+		jsonw_flush(w);
+}
+
+int
+jsonl_write_with(FILE *fp, json_t *rec, const char *key,
+    void (*fn)(struct jsonw *, void *), void *arg)
+{
+	struct jsonw w = { { NULL, 0, 0 }, fp, 0 };
+	const char *k;
+	json_t *item;
+	size_t klen;
+	int first = 1, done = 0;
+
+	put(&w.m, "{", 1);
+	json_object_keylen_foreach(rec, k, klen, item) {
+		if (!first)
+			put(&w.m, ",", 1);
+		first = 0;
+		jsonw_str(&w, k, klen);
+		put(&w.m, ":", 1);
+		if (!strcmp(k, key)) {
+			fn(&w, arg);
+			done = 1;
+		} else
+			jsonw_value(&w, item);
+	}
+	if (!done) {
+		if (!first)
+			put(&w.m, ",", 1);
+		jsonw_str(&w, key, strlen(key));
+		put(&w.m, ":", 1);
+		fn(&w, arg);
+	}
+	put(&w.m, "}\n", 2);
+	jsonw_flush(&w);
+	free(w.m.buf);
+	return w.err ? -1 : 0;
+}
+
 int
 status_worse(int a, int b)
 {

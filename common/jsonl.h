@@ -38,6 +38,20 @@ json_t	*jsonl_parse(const char *s, size_t n);
 int	 jsonl_write(FILE *fp, json_t *rec);
 
 /*
+ * Writing JSON without building it as json_t first, for output made of
+ * thousands of small values (artifactx's indicators): jsonl_write_with
+ * writes rec with the value of its member key written by fn, in that
+ * member's place, or last when rec has none.  fn writes one JSON value
+ * with these three.  0, or -1 with errno set on a write error.
+ */
+struct jsonw;
+void	 jsonw_raw(struct jsonw *w, const char *s);	/* as it is */
+void	 jsonw_str(struct jsonw *w, const char *s, size_t n);	/* quoted */
+void	 jsonw_value(struct jsonw *w, json_t *v);
+int	 jsonl_write_with(FILE *fp, json_t *rec, const char *key,
+	    void (*fn)(struct jsonw *w, void *arg), void *arg);
+
+/*
  * The record loop every filter uses: read fp line by line (empty lines
  * are skipped), parse each line, call fn(rec, arg) with the object (a
  * borrowed reference, freed after fn returns).  A line that is not a JSON

@@ -39,6 +39,9 @@ void		 iocset_merge(struct iocset *, const struct iocset *,
 
 /* The set as a JSON array, in order of first sighting.  New reference. */
 json_t		*iocset_json(const struct iocset *);
+/* The same, written by jsonl_write_with (arg: the iocset). */
+struct jsonw;
+void		 iocset_write(struct jsonw *, void *);
 
 /* The type's name ("ip") and its Splunk SOAR artifact name ("IP Artifact"). */
 const char	*ioc_name(enum ioctype);

@@ -251,3 +251,73 @@ iocset_json(const struct iocset *s)
 	}
 	return arr;
 }
+
+/*
+ * The same array as iocset_json, written as it is made.  The extras
+ * added with the indicators (scan.c, add_file) never name a member of
+ * the artifact itself (type, value, where, count, defanged), so writing
+ * them in order is what setting them on the object would give.
+ */
+void
+iocset_write(struct jsonw *w, void *arg)
+{
+	const struct iocset *s = arg;
+	const struct ioc *e;
+	const char *key, *ck;
+	json_t *val, *c;
+	char num[64];
+	size_t i;
+	int k;
+
+	jsonw_raw(w, "[");
+	for (i = 0; i < s->n; i++) {
+		e = &s->v[i];
+		jsonw_raw(w, i ? ",{\"type\":" : "{\"type\":");
+		jsonw_str(w, names[e->type], strlen(names[e->type]));
+		jsonw_raw(w, ",\"value\":");
+		jsonw_str(w, e->value, e->len);
+		jsonw_raw(w, ",\"cef\":{");
+		ck = cef_key(e);
+		c = e->type == IOC_FILE ? json_object_get(e->extra, "cef") : NULL;
+		jsonw_str(w, ck, strlen(ck));
+		jsonw_raw(w, ":");
+		/* A file's own cef members come after, in their order. */
+		if ((val = json_object_get(c, ck)) != NULL)
+			jsonw_value(w, val);
+		else
+			jsonw_str(w, e->value, e->len);
+		if (e->extra != NULL && e->type != IOC_FILE &&
+		    (val = json_object_get(e->extra, "algo")) != NULL) {
+			jsonw_raw(w, ",\"fileHashType\":");
+			jsonw_value(w, val);
+		}
+		json_object_foreach(c, key, val) {
+			if (!strcmp(key, ck))
+				continue;
+			jsonw_raw(w, ",");
+			jsonw_str(w, key, strlen(key));
+			jsonw_raw(w, ":");
+			jsonw_value(w, val);
+		}
+		jsonw_raw(w, "}");
+		json_object_foreach(e->extra, key, val) {
+			if (!strcmp(key, "cef"))
+				continue;
+			jsonw_raw(w, ",");
+			jsonw_str(w, key, strlen(key));
+			jsonw_raw(w, ":");
+			jsonw_value(w, val);
+		}
+		jsonw_raw(w, ",\"where\":[");
+		for (k = 0; k < e->nwhere; k++) {
+			if (k > 0)
+				jsonw_raw(w, ",");
+			jsonw_str(w, e->where[k], strlen(e->where[k]));
+		}
+		snprintf(num, sizeof(num), "],\"count\":%lu,\"defanged\":%s}",
+		    e->count, e->defanged ? "true" : "false");
+		jsonw_raw(w, num);
+	}
+	jsonw_raw(w, "]");
+}
+

@@ -244,14 +244,12 @@ process(json_t *rec, void *arg)
 		return jsonl_write(stdout, rec) == -1 ? EX_IOERR : 0;
 	iocset_clear(set);
 	extract(rec, set, 0);
-	arts = iocset_json(set);
-	if (flat)
+	if (flat) {
+		arts = iocset_json(set);
 		r = write_flat(rec, arts);
-	else {
-		json_object_set(rec, "artifacts", arts);
-		r = jsonl_write(stdout, rec);
-	}
-	json_decref(arts);
+		json_decref(arts);
+	} else
+		r = jsonl_write_with(stdout, rec, "artifacts", iocset_write, set);
 	if (r == -1) {
 		/* Nobody reads what comes next: stop. */
 		diag("stdout", "write", "%s", strerror(errno));
@@ -303,9 +301,11 @@ process_text(int fd, const char *path, struct iocset *set)
 	if (path)
 		json_object_set_new(src, "path", jsonl_cstr(path));
 	json_object_set_new(rec, "source", src);
-	json_object_set_new(rec, "artifacts", iocset_json(set));
-	r = flat ? write_flat(rec, json_object_get(rec, "artifacts")) :
-	    jsonl_write(stdout, rec);
+	if (flat) {
+		json_object_set_new(rec, "artifacts", iocset_json(set));
+		r = write_flat(rec, json_object_get(rec, "artifacts"));
+	} else
+		r = jsonl_write_with(stdout, rec, "artifacts", iocset_write, set);
 	json_decref(rec);
 	return r == -1 ? EX_IOERR : 0;
 }
