@@ -52,6 +52,79 @@ count_rec(json_t *rec, void *arg)
 	return 0;
 }
 
+/* Long strings: escapes on both sides of every 16-byte step and piece. */
+static void
+test_jsonl_long(void)
+{
+	size_t n = 200000, i, len, o = 0, bad = 0;
+	char *s = malloc(n), *want = malloc(n * 2 + 64), *line;
+	json_t *r;
+
+	memcpy(want, "{\"s\":\"", 6);
+	o = 6;
+	for (i = 0; i < n; i++) {
+		/* A quote, a newline or a control byte every so often. */
+		s[i] = i % 17 == 0 ? '"' : i % 29 == 0 ? '\n' : i % 65537 == 3 ?
+		    '\001' : (char)('a' + i % 26);
+		if (s[i] == '"')
+			o += (size_t)sprintf(want + o, "\\\"");
+		else if (s[i] == '\n')
+			o += (size_t)sprintf(want + o, "\\n");
+		else if (s[i] == '\001')
+			o += (size_t)sprintf(want + o, "\\u0001");
+		else
+			want[o++] = s[i];
+	}
+	memcpy(want + o, "\"}\n", 4);
+	o += 3;
+	r = json_object();
+	json_object_set_new(r, "s", jsonl_str(s, n));
+	line = jsonl_dump(r, &len);
+	for (i = 0; i < len && i < o; i++)
+		bad += line[i] != want[i];
+	ok(len == o && bad == 0, "a 200,000-byte string is escaped byte for "
+	    "byte (length %zu, want %zu, %zu differ)", len, o, bad);
+	free(line);
+	json_decref(r);
+	free(s);
+	free(want);
+}
+
+static void
+write_abc(struct jsonw *w, void *arg)
+{
+	(void)arg;
+	jsonw_raw(w, "[");
+	jsonw_str(w, "a\"b", 3);
+	jsonw_raw(w, ",");
+	jsonw_str(w, "c\xff", 2);
+	jsonw_raw(w, "]");
+}
+
+/* jsonl_write_with: the member written in its place, or last. */
+static void
+test_jsonl_with(void)
+{
+	char out[512];
+	FILE *fp;
+	json_t *r;
+
+	r = json_pack("{s:i, s:s, s:i}", "v", 1, "kind", "x", "n", 2);
+	fp = fmemopen(out, sizeof(out) - 1, "w");
+	ok(jsonl_write_with(fp, r, "kind", write_abc, NULL) == 0,
+	    "write_with returns 0");
+	fclose(fp);
+	out[sizeof(out) - 1] = '\0';
+	is_str(out, "{\"v\":1,\"kind\":[\"a\\\"b\",\"c\xef\xbf\xbd\"],\"n\":2}\n",
+	    "write_with puts the member in its place, escaped and repaired");
+	fp = fmemopen(out, sizeof(out) - 1, "w");
+	jsonl_write_with(fp, r, "new", write_abc, NULL);
+	fclose(fp);
+	is_str(out, "{\"v\":1,\"kind\":\"x\",\"n\":2,\"new\":[\"a\\\"b\",\"c\xef\xbf\xbd\"]}\n",
+	    "write_with adds a member rec lacks at the end");
+	json_decref(r);
+}
+
 static void
 test_jsonl(void)
 {
@@ -88,6 +161,8 @@ test_jsonl(void)
 	    "dump escapes, keeps UTF-8, repairs bad bytes, ends in newline");
 	free(line);
 	json_decref(r);
+	test_jsonl_long();
+	test_jsonl_with();
 	ok(status_worse(0, EX_DATAERR) == EX_DATAERR &&
 	    status_worse(EX_TEMPFAIL, EX_DATAERR) == EX_TEMPFAIL &&
 	    status_worse(EX_IOERR, EX_DATAERR) == EX_IOERR, "status_worse ranks");
