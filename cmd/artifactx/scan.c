@@ -91,8 +91,6 @@ scan_init(void)
 	cls['['] |= C_OPEN;
 	cls['('] |= C_OPEN;
 	cls['/'] |= C_SLASH;
-	for (c = '0'; c <= '9'; c++)
-		cls[c] |= C_TRIGGER;
 	cls['.'] |= C_TRIGGER;
 	cls[':'] |= C_TRIGGER;
 	cls['@'] |= C_TRIGGER;
@@ -766,32 +764,43 @@ lead_mask(__m128i v)
 static inline unsigned
 trigger_mask(__m128i v)
 {
-	__m128i m, d;
+	__m128i m;
 
 	m = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('@')));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('[')));
 	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('(')));
-	/* '0'..'9': v - '0' <= 9 unsigned */
-	d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-	m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
 	return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* Bit k set where byte k of the 16 is a hex digit. */
+static inline unsigned
+hex_mask(__m128i v)
+{
+	__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+	__m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+	    _mm_set1_epi8('a'));
+
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d),
+	    _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(5)), a)));
 }
 #endif
 
 /*
- * The next byte that can be part of an indicator, at or after i: a digit,
- * or one of . : @ [ (.  Every IP, URL, address and defang marker holds
- * one, and so does every hash but one in 10^14; runs of words and spaces
- * between them are passed over sixteen bytes at a time.  *lastsep is
- * moved to the last separator byte before it, so the token around it is
- * known without looking back.
+ * The next byte that can be part of an indicator, at or after i: one of
+ * . : @ [ (, or the 32nd hex digit in a row.  Every IP, URL, address and
+ * defang marker holds one of the five, and every hash is such a run;
+ * runs of words, numbers and spaces between them are passed over
+ * sixteen bytes at a time.  *lastsep is moved to the last separator byte
+ * before it, so the token around it is known without looking back.  A
+ * call starts at a token's edge, so a hex run starts there too.
  */
 static size_t
 next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 {
-	size_t k;
+	size_t k, run = 0;	/* hex digits in a row before s[i] */
 	unsigned cl;
 
 	*end = (size_t)-1;
@@ -800,12 +809,18 @@ next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 #ifdef __SSE2__
 		while (i + 16 <= n) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-			unsigned tm, sm;
+			unsigned tm, sm, hm, lead;
 
 			if (lead_mask(v) != 0)
 				break;	/* maybe a UTF-8 separator: byte by byte */
 			tm = trigger_mask(v);
 			sm = sep_mask(v);
+			hm = hex_mask(v);
+			/* Runs of 32 begin in an earlier chunk: one that began
+			 * here is 16 long at most. */
+			lead = (unsigned)__builtin_ctz(~hm | 0x10000u);
+			if (run + lead >= 32)
+				tm |= 1u << (32 - run - 1);
 			if (tm != 0) {
 				unsigned p = (unsigned)__builtin_ctz(tm);
 				unsigned below = sm & ((1u << p) - 1);
@@ -818,6 +833,8 @@ next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 					*end = i + (size_t)__builtin_ctz(above);
 				return i + p;
 			}
+			run = hm == 0xffff ? run + 16 :
+			    (size_t)__builtin_clz(~(hm << 16));
 			if (sm != 0)
 				*lastsep = i + 31 - (size_t)__builtin_clz(sm);
 			i += 16;
@@ -826,7 +843,8 @@ next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 		/* Sixteen bytes (or the rest) one at a time. */
 		for (k = 0; k < 16 && i < n; k++) {
 			cl = cls[(unsigned char)s[i]];
-			if (cl & C_TRIGGER)
+			run = (cl & C_HEX) ? run + 1 : 0;
+			if ((cl & C_TRIGGER) || run >= 32)
 				return i;
 			if (cl & C_SEP)
 				*lastsep = i;
@@ -836,6 +854,7 @@ next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end)
 				if (hs > 0) {
 					*lastsep = i + hs - 1;
 					i += hs;
+					run = 0;
 					continue;
 				}
 			}
