@@ -19,17 +19,6 @@ N=2000		# messages
 BATCH=600	# --max: several runs, each longer than the cursor's save interval
 MAXRUNS=200
 servers_up MT_NO_OAUTH=1
-n=0
-ok() {	# ok DESC COMMAND...: ok when the command succeeds; its output as comments
-	local d=$1; shift
-	n=$((n + 1))
-	if "$@" > "$W/ok.out" 2>&1; then
-		echo "ok $n - $d"
-	else
-		echo "not ok $n - $d"
-		sed 's/^/# /' "$W/ok.out" | head -n 12
-	fi
-}
 export MAILCASE_CONFIG=$W/config
 cat > "$MAILCASE_CONFIG" <<EOF
 account soc

@@ -9,23 +9,13 @@
 # there, a server that is not listening, a refused login, and a literal
 # of 5 GB announced: read past, not held in memory.
 cd "$(dirname "$0")/.." || exit 1
-for c in python3 jq sha256sum md5sum; do command -v $c >/dev/null || { echo "1..0 # SKIP $c not installed"; exit 0; }; done
-for t in mailfetch mailparse; do [ -x bin/$t ] || { echo "1..0 # SKIP bin/$t not built"; exit 0; }; done
 L=tests/lib
+. $L/servers.sh	# the skips and TAP checks; the fakes are started here
+need_cmds python3 jq sha256sum md5sum
+need_bins bin/mailfetch bin/mailparse
 T=$(mktemp -d /tmp/mt.XXXXXX)	# the fakes' pids and logs: mailtest-down stops them
 W=$(mktemp -d)
 trap '$L/mailtest-down "$T"; rm -rf "$W"' EXIT
-n=0
-ok() {	# ok DESC COMMAND...: ok when the command succeeds; its output as comments
-	local d=$1; shift
-	n=$((n + 1))
-	if "$@" > "$W/ok.out" 2>&1; then
-		echo "ok $n - $d"
-	else
-		echo "not ok $n - $d"
-		sed 's/^/# /' "$W/ok.out" | head -n 8
-	fi
-}
 python3 $L/fakeimap.py --dump "$W/fake"
 for i in 1 2 3 4 5; do sha256sum < "$W/fake/$i.eml" | cut -c1-64; done > "$W/ids"
 export MAILCASE_CONFIG=$W/config

@@ -203,6 +203,19 @@ ok "... a second --reply (--dry-run) quotes the report once, in text and HTML, a
 	[ "$q" = "[1,1]" ] && [ "$cr" = 0 ] || { say "the report quoted (text, html) $q times; $cr lines end CR CR LF:"
 		grep -n -B1 -A1 -m2 $'"'"'\r\r'"'"' "$W/s1b.out" | cut -c1-70 | cat -A; exit 1; }'
 
+# linked DESC RUN LINK MID: delivered ($src), ingested as RUN with every
+# exit 0, and RUN's one record is MID linked to $CODE's thread 0 by LINK,
+# verified.
+linked() {
+	ok "$1" sh_ '
+	[ $1 = 0 ] || { say "not delivered"; cat "$W/sub.err"; exit 1; }
+	[ "$prc" = "0 0 0 0" ] || { say "exits $prc"; cat "$W/$4.err"; exit 1; }
+	jq -e -s --arg c "$2" --arg m "$3" --arg l "$5" "length == 1 and .[0].message_id == \$m and
+		.[0].case.code == \$c and .[0].case.action == \"linked\" and .[0].case.link == \$l and
+		.[0].case.thread == 0 and .[0].case.verified == true" "$W/$4.jsonl" ||
+		{ jq -c "{message_id, case}" "$W/$4.jsonl"; exit 1; }' $src "$CODE" "$4" "$2" "$3"
+}
+
 # --- 4. alice answers -------------------------------------------------------
 # Without the code in the subject, In-Reply-To our Message-ID, References
 # as a mail client makes them (the report's id too: In-Reply-To must win).
@@ -213,24 +226,16 @@ Deleted it, thanks.
 EOF
 submit "$W/reply1.eml" > "$W/sub.err" 2>&1 && wait_mail bob "$R1" > /dev/null 2>> "$W/sub.err"; src=$?
 ingest r2
-ok "4. alice's reply 'Re: something else', In-Reply-To our mail: fetched and linked to $CODE by in-reply-to, verified" sh_ '
-	[ $1 = 0 ] || { say "not delivered"; cat "$W/sub.err"; exit 1; }
-	[ "$prc" = "0 0 0 0" ] || { say "exits $prc"; cat "$W/r2.err"; exit 1; }
-	jq -e -s --arg c "$2" --arg m "$3" "length == 1 and .[0].message_id == \$m and .[0].case.code == \$c and
-		.[0].case.action == \"linked\" and .[0].case.link == \"in-reply-to\" and .[0].case.thread == 0 and
-		.[0].case.verified == true" "$W/r2.jsonl" || { jq -c "{message_id, case}" "$W/r2.jsonl"; exit 1; }' $src "$CODE" "$R1"
+linked "4. alice's reply 'Re: something else', In-Reply-To our mail: fetched and linked to $CODE by in-reply-to, verified" \
+    r2 in-reply-to "$R1"
 R2=reply-2.$$@alice.example.test
 eml "$W/reply2.eml" "Subject: Re: <$CODE> $BASE" "Message-ID: <$R2>" 'Date: Mon, 01 Dec 2025 11:05:00 +0000' <<'EOF'
 One more thing: a colleague got it too.
 EOF
 submit "$W/reply2.eml" > "$W/sub.err" 2>&1 && wait_mail bob "$R2" > /dev/null 2>> "$W/sub.err"; src=$?
 ingest r3
-ok "... her second reply, 'Re: <$CODE> $BASE' and no In-Reply-To: linked by subject-code, verified" sh_ '
-	[ $1 = 0 ] || { say "not delivered"; cat "$W/sub.err"; exit 1; }
-	[ "$prc" = "0 0 0 0" ] || { say "exits $prc"; cat "$W/r3.err"; exit 1; }
-	jq -e -s --arg c "$2" --arg m "$3" "length == 1 and .[0].message_id == \$m and .[0].case.code == \$c and
-		.[0].case.action == \"linked\" and .[0].case.link == \"subject-code\" and .[0].case.thread == 0 and
-		.[0].case.verified == true" "$W/r3.jsonl" || { jq -c "{message_id, case}" "$W/r3.jsonl"; exit 1; }' $src "$CODE" "$R2"
+linked "... her second reply, 'Re: <$CODE> $BASE' and no In-Reply-To: linked by subject-code, verified" \
+    r3 subject-code "$R2"
 # An id of our form whose MAC is wrong proves nothing: no link, a new case.
 RF=forged.$$@alice.example.test
 eml "$W/forged.eml" 'Subject: Re: unrelated question' "Message-ID: <$RF>" \

@@ -252,6 +252,23 @@ iocset_json(const struct iocset *s)
 	return arr;
 }
 
+/* ",key:value" for each member of obj (may be NULL) but the one named but. */
+static void
+write_members(struct jsonw *w, json_t *obj, const char *but)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(obj, key, val) {
+		if (!strcmp(key, but))
+			continue;
+		jsonw_raw(w, ",");
+		jsonw_str(w, key, strlen(key));
+		jsonw_raw(w, ":");
+		jsonw_value(w, val);
+	}
+}
+
 /*
  * The same array as iocset_json, written as it is made.  The extras
  * added with the indicators (scan.c, add_file) never name a member of
@@ -263,7 +280,7 @@ iocset_write(struct jsonw *w, void *arg)
 {
 	const struct iocset *s = arg;
 	const struct ioc *e;
-	const char *key, *ck;
+	const char *ck;
 	json_t *val, *c;
 	char num[64];
 	size_t i;
@@ -291,23 +308,9 @@ iocset_write(struct jsonw *w, void *arg)
 			jsonw_raw(w, ",\"fileHashType\":");
 			jsonw_value(w, val);
 		}
-		json_object_foreach(c, key, val) {
-			if (!strcmp(key, ck))
-				continue;
-			jsonw_raw(w, ",");
-			jsonw_str(w, key, strlen(key));
-			jsonw_raw(w, ":");
-			jsonw_value(w, val);
-		}
+		write_members(w, c, ck);
 		jsonw_raw(w, "}");
-		json_object_foreach(e->extra, key, val) {
-			if (!strcmp(key, "cef"))
-				continue;
-			jsonw_raw(w, ",");
-			jsonw_str(w, key, strlen(key));
-			jsonw_raw(w, ":");
-			jsonw_value(w, val);
-		}
+		write_members(w, e->extra, "cef");
 		jsonw_raw(w, ",\"where\":[");
 		for (k = 0; k < e->nwhere; k++) {
 			if (k > 0)
