@@ -72,4 +72,14 @@ for pat in '.' ':' '[' '1.' 'a@' 'a.' 'http://' '[.]' '::1' ' ' ; do
 	# 8x the input may take up to 24x the time (noise, caches): far from 64x.
 	ok "linear on 2 MB and 16 MB of '$pat' (${a} ms, ${b} ms)" '[ $b -le $(( a * 24 + 50 )) ]'
 done
+# A full disk: exit 74 (EX_IOERR) and one line that says so, in both modes.
+if [ -w /dev/full ]; then
+	echo "1.2.3.4 http://x.example.com/" | "$AX" --text > /dev/full 2> "$T/full.err"; st=$?
+	ok "--text onto a full disk: exit 74, one stderr line naming stdout" \
+	    '[ $st = 74 ] && [ "$(wc -l < "$T/full.err")" = 1 ] && grep -q "stdout: write" "$T/full.err"'
+	printf '%s\n' '{"v":1,"kind":"message","id":"x","text":"see 1.2.3.4"}' |
+	    "$AX" > /dev/full 2> "$T/full.err"; st=$?
+	ok "records onto a full disk: exit 74, one stderr line naming stdout" \
+	    '[ $st = 74 ] && [ "$(wc -l < "$T/full.err")" = 1 ] && grep -q "stdout: write" "$T/full.err"'
+fi
 echo "1..$n"

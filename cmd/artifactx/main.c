@@ -307,7 +307,11 @@ process_text(int fd, const char *path, struct iocset *set)
 	} else
 		r = jsonl_write_with(stdout, rec, "artifacts", iocset_write, set);
 	json_decref(rec);
-	return r == -1 ? EX_IOERR : 0;
+	if (r == -1) {
+		diag("stdout", "write", "%s", strerror(errno));
+		return EX_IOERR;
+	}
+	return 0;
 }
 
 static void
