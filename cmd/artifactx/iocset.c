@@ -14,6 +14,9 @@
 
 /* Places listed per indicator; past this they are counted only. */
 #define MAX_WHERE	16
+/* Places one set tells apart ("text", "messages[2].html", ...); the same
+ * bound: a place past it is no longer listed, its sightings counted. */
+#define MAX_PLACES	65535
 
 struct ioc {
 	enum ioctype	 type;
@@ -22,7 +25,7 @@ struct ioc {
 	unsigned long	 count;
 	int		 defanged;
 	unsigned	 roles;		/* 1 << enum role */
-	char		*where[MAX_WHERE];
+	unsigned short	 where[MAX_WHERE];	/* into the set's places */
 	int		 nwhere;
 	json_t		*extra;
 };
@@ -32,6 +35,8 @@ struct iocset {
 	size_t		 n, cap;
 	size_t		*slot;		/* index + 1; 0 is empty */
 	size_t		 nslot;
+	char		**place;	/* each where once, for all of v */
+	size_t		 nplace, capplace, lastplace;
 };
 
 static const char *names[] = { "ip", "url", "domain", "hash", "email", "file" };
@@ -66,15 +71,14 @@ void
 iocset_clear(struct iocset *s)
 {
 	size_t i;
-	int k;
 
 	for (i = 0; i < s->n; i++) {
 		free(s->v[i].value);
-		for (k = 0; k < s->v[i].nwhere; k++)
-			free(s->v[i].where[k]);
 		json_decref(s->v[i].extra);
 	}
-	s->n = 0;
+	for (i = 0; i < s->nplace; i++)
+		free(s->place[i]);
+	s->n = s->nplace = s->lastplace = 0;
 	memset(s->slot, 0, s->nslot * sizeof(*s->slot));
 }
 
@@ -86,6 +90,7 @@ iocset_free(struct iocset *s)
 	iocset_clear(s);
 	free(s->v);
 	free(s->slot);
+	free(s->place);
 	free(s);
 }
 
@@ -111,6 +116,30 @@ rehash(struct iocset *s)
 	}
 }
 
+/*
+ * The number of place where in s, added if new; -1 past MAX_PLACES.  A
+ * set sees a handful of places, mostly the same one again and again.
+ */
+static long
+place_of(struct iocset *s, const char *where)
+{
+	size_t i;
+
+	if (s->nplace > 0 && !strcmp(s->place[s->lastplace], where))
+		return (long)s->lastplace;
+	for (i = 0; i < s->nplace; i++)
+		if (!strcmp(s->place[i], where))
+			return (long)(s->lastplace = i);
+	if (s->nplace == MAX_PLACES)
+		return -1;
+	if (s->nplace == s->capplace) {
+		s->capplace = s->capplace ? s->capplace * 2 : 8;
+		s->place = xrealloc(s->place, s->capplace * sizeof(*s->place));
+	}
+	s->place[s->nplace] = xstrdup(where);
+	return (long)(s->lastplace = s->nplace++);
+}
+
 /* Add count sightings at where, with the roles in rolemask. */
 static struct ioc *
 put(struct iocset *s, enum ioctype t, const char *value, size_t n,
@@ -119,6 +148,7 @@ put(struct iocset *s, enum ioctype t, const char *value, size_t n,
 {
 	struct ioc *e;
 	size_t h;
+	long w;
 	int k;
 
 	h = hashof(t, value, n) & (s->nslot - 1);
@@ -149,11 +179,13 @@ found:
 	e->count += count;
 	e->defanged |= defanged;
 	e->roles |= rolemask;
+	if ((w = place_of(s, where)) == -1)
+		return e;
 	for (k = 0; k < e->nwhere; k++)
-		if (!strcmp(e->where[k], where))
+		if (e->where[k] == w)
 			return e;
 	if (e->nwhere < MAX_WHERE)
-		e->where[e->nwhere++] = xstrdup(where);
+		e->where[e->nwhere++] = (unsigned short)w;
 	return e;
 }
 
@@ -179,7 +211,7 @@ iocset_merge(struct iocset *s, const struct iocset *o, const char *prefix)
 	for (i = 0; i < o->n; i++) {
 		e = &o->v[i];
 		for (k = 0; k < e->nwhere; k++) {
-			w = xasprintf("%s.%s", prefix, e->where[k]);
+			w = xasprintf("%s.%s", prefix, o->place[e->where[k]]);
 			put(s, e->type, e->value, e->len, w, e->defanged,
 			    e->roles, e->extra && k == 0 ?
 			    json_deep_copy(e->extra) : NULL, k == 0 ? e->count : 0);
@@ -243,7 +275,8 @@ iocset_json(const struct iocset *s)
 					json_object_set(a, key, val);
 		where = json_array();
 		for (k = 0; k < e->nwhere; k++)
-			json_array_append_new(where, json_string(e->where[k]));
+			json_array_append_new(where,
+			    json_string(s->place[e->where[k]]));
 		json_object_set_new(a, "where", where);
 		json_object_set_new(a, "count", json_integer((json_int_t)e->count));
 		json_object_set_new(a, "defanged", json_boolean(e->defanged));
@@ -315,7 +348,8 @@ iocset_write(struct jsonw *w, void *arg)
 		for (k = 0; k < e->nwhere; k++) {
 			if (k > 0)
 				jsonw_raw(w, ",");
-			jsonw_str(w, e->where[k], strlen(e->where[k]));
+			jsonw_str(w, s->place[e->where[k]],
+			    strlen(s->place[e->where[k]]));
 		}
 		snprintf(num, sizeof(num), "],\"count\":%lu,\"defanged\":%s}",
 		    e->count, e->defanged ? "true" : "false");
