@@ -7,7 +7,8 @@
 # next block take other paths.  Each snippet here is put after every
 # filler of 0 to 140 bytes (letters, spaces, hex digits, two- and
 # three-byte UTF-8 separators) and must give what it gives alone, with
-# the AVX2 scan and with the SSE2 one (ARTIFACTX_SIMD=sse2).
+# each scan the processor runs: AVX-512 or AVX2 where there is one, and
+# SSE2 (ARTIFACTX_SIMD=avx2, sse2).
 import json
 import os
 import subprocess
@@ -69,10 +70,10 @@ def main():
     filler_alone = [fill(k) + " " + " " + fill(70)
                     for name, fill in FILLERS.items() for k in (0, 70, 140)]
     n = 0
-    for simd in ("default", "sse2"):
+    for simd in ("default", "avx2", "sse2"):
         env = dict(os.environ)
-        if simd == "sse2":
-            env["ARTIFACTX_SIMD"] = "sse2"
+        if simd != "default":
+            env["ARTIFACTX_SIMD"] = simd
         got = run(texts, env)
         alone = {}
         bad = []

@@ -915,6 +915,37 @@ block_masks_avx2(const char *p, struct block *b)
 #undef EQ
 #undef BITS
 }
+
+/*
+ * block_masks() sixty-four bytes at once, for the processors that have
+ * AVX-512BW (Intel since 2017, AMD since Zen 4): its compares give the
+ * 64-bit masks themselves.  The same tests again.
+ */
+__attribute__((target("avx512bw"), always_inline)) static inline void
+block_masks_avx512(const char *p, struct block *b)
+{
+#define EQ(v, c)	_mm512_cmpeq_epi8_mask((v), _mm512_set1_epi8((char)(c)))
+#define LE(v, c)	_mm512_cmple_epu8_mask((v), _mm512_set1_epi8((char)(c)))
+	__m512i v = _mm512_loadu_si512((const void *)p);
+	__m512i t = _mm512_or_si512(v, _mm512_set1_epi8(2));
+	__m512i brace = _mm512_sub_epi8(v, _mm512_set1_epi8(0x7b));
+	__m512i d = _mm512_sub_epi8(v, _mm512_set1_epi8('0'));
+	__m512i a = _mm512_sub_epi8(_mm512_or_si512(v, _mm512_set1_epi8(0x20)),
+	    _mm512_set1_epi8('a'));
+
+	/* 0..0x20, " ' ` < > \ ^, and { | } DEL (0x7b..0x7f but not ~) */
+	b->sep = LE(v, 0x20) | EQ(v, '"') | EQ(v, '\'') | EQ(v, '`') |
+	    EQ(t, '>') | EQ(t, '^') | (LE(brace, 4) & ~EQ(v, 0x7e));
+	b->lead = EQ(v, 0xc2) | EQ(_mm512_or_si512(v, _mm512_set1_epi8(1)), 0xe3);
+	b->dot = EQ(v, '.');
+	b->colon = EQ(v, ':');
+	b->at = EQ(v, '@');
+	b->open = EQ(v, '[') | EQ(v, '(');
+	b->slash = EQ(v, '/');
+	b->hex = LE(d, 9) | LE(a, 5);
+#undef EQ
+#undef LE
+}
 #endif
 
 
@@ -1105,19 +1136,33 @@ next_block_trigger_avx2(const char *s, size_t *at, size_t n, size_t *lastsep,
 {
 	return block_loop(s, at, n, lastsep, end, passed, run, block_masks_avx2);
 }
+
+__attribute__((target("avx512bw"))) static int
+next_block_trigger_avx512(const char *s, size_t *at, size_t n,
+    size_t *lastsep, size_t *end, size_t *passed, size_t *run)
+{
+	return block_loop(s, at, n, lastsep, end, passed, run,
+	    block_masks_avx512);
+}
 #endif
 
 static int (*next_block_trigger)(const char *, size_t *, size_t, size_t *,
     size_t *, size_t *, size_t *) = next_block_trigger_sse2;
 
-/* ARTIFACTX_SIMD=sse2 keeps the SSE2 loop (see artifactx.1). */
+/*
+ * The widest loop the processor runs; ARTIFACTX_SIMD=avx2 or sse2 keeps
+ * a narrower one (see artifactx.1).
+ */
 static void
 choose_block_masks(void)
 {
 #ifdef __x86_64__
 	const char *v = getenv("ARTIFACTX_SIMD");
+	int most = v == NULL ? 3 : !strcmp(v, "sse2") ? 1 : !strcmp(v, "avx2") ? 2 : 3;
 
-	if (__builtin_cpu_supports("avx2") && (v == NULL || strcmp(v, "sse2")))
+	if (most >= 3 && __builtin_cpu_supports("avx512bw"))
+		next_block_trigger = next_block_trigger_avx512;
+	else if (most >= 2 && __builtin_cpu_supports("avx2"))
 		next_block_trigger = next_block_trigger_avx2;
 #endif
 }
