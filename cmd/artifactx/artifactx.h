@@ -29,9 +29,20 @@ void		 iocset_clear(struct iocset *);
  * occurrence that was written defanged; extra holds type-specific fields
  * (algo, scope, version), merged on first sight; the reference is taken.
  */
-void		 iocset_add(struct iocset *, enum ioctype, const char *value,
+long		 iocset_add(struct iocset *, enum ioctype, const char *value,
 		    size_t n, const char *where, int defanged, enum role,
 		    json_t *extra);
+/*
+ * iocset_add() gives the indicator's number in the set, -1 for a type not
+ * asked for.  iocset_again(set, k) is one more sighting like the one that
+ * gave k: same place, role and defanged.  Numbers hold until the set is
+ * cleared, and iocset_epoch() then changes (it is never 0, nor the same
+ * for two sets).
+ */
+void		 iocset_again(struct iocset *, size_t);
+unsigned long	 iocset_epoch(const struct iocset *);
+/* The number the set gives where, among its places; -1 when they are full. */
+long		 iocset_place(struct iocset *, const char *where);
 
 /* Take every indicator of other, each place prefixed with prefix. */
 void		 iocset_merge(struct iocset *, const struct iocset *,

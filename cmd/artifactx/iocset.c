@@ -37,7 +37,11 @@ struct iocset {
 	size_t		 nslot;
 	char		**place;	/* each where once, for all of v */
 	size_t		 nplace, capplace, lastplace;
+	unsigned long	 epoch;		/* see iocset_epoch() */
 };
+
+/* The last epoch given to a set. */
+static unsigned long epochs;
 
 static const char *names[] = { "ip", "url", "domain", "hash", "email", "file" };
 /* Splunk SOAR's names; its "Email Artifact" is the header one (--flat). */
@@ -64,6 +68,7 @@ iocset_new(void)
 
 	s->nslot = 64;
 	s->slot = xcalloc(s->nslot, sizeof(*s->slot));
+	s->epoch = ++epochs;
 	return s;
 }
 
@@ -79,6 +84,7 @@ iocset_clear(struct iocset *s)
 	for (i = 0; i < s->nplace; i++)
 		free(s->place[i]);
 	s->n = s->nplace = s->lastplace = 0;
+	s->epoch = ++epochs;
 	memset(s->slot, 0, s->nslot * sizeof(*s->slot));
 }
 
@@ -189,15 +195,37 @@ found:
 	return e;
 }
 
-void
+long
 iocset_add(struct iocset *s, enum ioctype t, const char *value, size_t n,
     const char *where, int defanged, enum role role, json_t *extra)
 {
 	if (!(wanted & (1u << t))) {
 		json_decref(extra);
-		return;
+		return -1;
 	}
-	put(s, t, value, n, where, defanged, 1u << role, extra, 1);
+	return put(s, t, value, n, where, defanged, 1u << role, extra, 1) - s->v;
+}
+
+/*
+ * put() with the same where, role and defanged again only counts: the
+ * place is listed already (or the list is full), the flags are or-ed in.
+ */
+void
+iocset_again(struct iocset *s, size_t k)
+{
+	s->v[k].count++;
+}
+
+unsigned long
+iocset_epoch(const struct iocset *s)
+{
+	return s->epoch;
+}
+
+long
+iocset_place(struct iocset *s, const char *where)
+{
+	return place_of(s, where);
 }
 
 void

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <xxhash.h>
+
 #include "artifactx.h"
 #include "html.h"
 #include "xalloc.h"
@@ -72,7 +74,51 @@ struct ctx {
 	const char	*where;
 	enum role	 role;		/* of the token's line */
 	enum role	 fixed;		/* of the whole text (address fields) */
+	long		 place;		/* where's number in set */
+	struct memo	*rec;		/* what analyse() adds goes here too */
 };
+
+/*
+ * Tokens seen before in the same set.  Mail says the same thing again and
+ * again (a message's text and HTML alternatives, a newsletter's links, a
+ * quoted reply): of the tokens analysed in the corpus, 72% are repeats.
+ * What analyse() added for a token is kept, as the indicators' numbers in
+ * the set, and a repeat adds them once more (iocset_again) without being
+ * analysed again.  The key is all analyse() reads: the token's bytes,
+ * whether a marker joined it, its line's role and the text's, the place.
+ */
+#define MEMO_SLOTS	4096	/* a power of 2 */
+#define MEMO_LEN	512	/* longer tokens are analysed each time */
+#define MEMO_ADDS	8	/* and so are tokens with more indicators */
+
+struct memo {
+	unsigned long	 epoch;		/* the set's (iocset_epoch); 0: none */
+	uint64_t	 hash;
+	long		 place;
+	int		 role, fixed, joined;
+	size_t		 len;
+	char		*tok;
+	int		 nadds;		/* MEMO_ADDS + 1: too many */
+	size_t		 adds[MEMO_ADDS];
+};
+
+static struct memo memo[MEMO_SLOTS];
+
+/* iocset_add(), and into c->rec when a token is being memoised. */
+static void
+add(struct ctx *c, enum ioctype t, const char *value, size_t n, int defanged,
+    enum role role, json_t *extra)
+{
+	long k = iocset_add(c->set, t, value, n, c->where, defanged, role, extra);
+	struct memo *m = c->rec;
+
+	if (m == NULL || k == -1)
+		return;
+	if (m->nadds < MEMO_ADDS)
+		m->adds[m->nadds++] = (size_t)k;
+	else
+		m->nadds = MEMO_ADDS + 1;
+}
 
 void
 scan_init(void)
@@ -295,7 +341,7 @@ find_ipv4(struct ctx *c, const struct token *t)
 		x = json_object();
 		json_object_set_new(x, "version", json_integer(4));
 		json_object_set_new(x, "scope", json_string(host_scope4(a)));
-		iocset_add(c->set, IOC_IP, val, strlen(val), c->where,
+		add(c, IOC_IP, val, strlen(val),
 		    t->defanged && has_mark(t, i, e), ROLE_NONE, x);
 		i = end;
 	}
@@ -324,7 +370,7 @@ add_ipv6(struct ctx *c, const char *s, size_t n, int defanged)
 	x = json_object();
 	json_object_set_new(x, "version", json_integer(6));
 	json_object_set_new(x, "scope", json_string(host_scope6(a)));
-	iocset_add(c->set, IOC_IP, out, strlen(out), c->where, defanged,
+	add(c, IOC_IP, out, strlen(out), defanged,
 	    ROLE_NONE, x);
 }
 
@@ -409,7 +455,7 @@ find_hashes(struct ctx *c, const struct token *t)
 			    len == 64 ? "sha256" : "sha512";
 			x = json_object();
 			json_object_set_new(x, "algo", json_string(algo));
-			iocset_add(c->set, IOC_HASH, val, len, c->where, 0,
+			add(c, IOC_HASH, val, len, 0,
 			    ROLE_NONE, x);
 		}
 		i = end;
@@ -460,9 +506,9 @@ find_emails(struct ctx *c, const struct token *t)
 		if (snprintf(val, sizeof(val), "%.*s@%s", (int)(p - l), s + l,
 		    dom) >= (int)sizeof(val))
 			continue;
-		iocset_add(c->set, IOC_EMAIL, val, strlen(val), c->where,
+		add(c, IOC_EMAIL, val, strlen(val),
 		    t->defanged, role, NULL);
-		iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
+		add(c, IOC_DOMAIN, dom, strlen(dom),
 		    t->defanged, ROLE_NONE, NULL);
 		i = r;
 	}
@@ -558,10 +604,10 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 
 			json_object_set_new(x, "version", json_integer(4));
 			json_object_set_new(x, "scope", json_string(host_scope4(a4)));
-			iocset_add(c->set, IOC_IP, host, n, c->where, defanged,
+			add(c, IOC_IP, host, n, defanged,
 			    ROLE_NONE, x);
 		} else if (host_domain(host, n, dom, sizeof(dom)) == 0) {
-			iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
+			add(c, IOC_DOMAIN, dom, strlen(dom),
 			    defanged, ROLE_NONE, NULL);
 			is_domain = 1;
 		} else
@@ -602,7 +648,7 @@ take_url(struct ctx *c, struct token *t, size_t at, const char *scheme,
 	}
 	memcpy(val + o, s + h, end - h);
 	o += end - h;
-	iocset_add(c->set, IOC_URL, val, o, c->where, defanged, ROLE_NONE, NULL);
+	add(c, IOC_URL, val, o, defanged, ROLE_NONE, NULL);
 	t->skip_from = at;
 	t->skip_to = end;
 	t->authority_end = hend;
@@ -689,7 +735,7 @@ find_bare_domains(struct ctx *c, const struct token *t)
 		if (has_mark(t, i, e) && !(i < t->skip_to && end > t->skip_from) &&
 		    (end >= t->len || s[end] != '@') && (i == 0 || s[i - 1] != '@') &&
 		    host_domain(s + i, e - i, dom, sizeof(dom)) == 0)
-			iocset_add(c->set, IOC_DOMAIN, dom, strlen(dom), c->where,
+			add(c, IOC_DOMAIN, dom, strlen(dom),
 			    1, ROLE_NONE, NULL);
 		i = end;
 	}
@@ -1460,6 +1506,47 @@ nothing_in(const char *s, size_t n, unsigned f, size_t colons)
 	return 1;
 }
 
+/*
+ * Has the token tok[0..len) been analysed before in this set, with the
+ * same key (see struct memo)?  Then its indicators are counted again and
+ * 1 returned.  Otherwise its slot is made ready (c->rec) for analyse().
+ */
+static int
+seen_before(struct ctx *c, const char *tok, size_t len, int joined)
+{
+	unsigned long epoch = iocset_epoch(c->set);
+	uint64_t h;
+	struct memo *m;
+	int k;
+
+	if (len > MEMO_LEN || c->place == -1)
+		return 0;
+	h = XXH3_64bits_withSeed(tok, len, (uint64_t)c->place << 8 |
+	    (uint64_t)c->role << 4 | (uint64_t)c->fixed << 1 | (uint64_t)joined);
+	m = &memo[h & (MEMO_SLOTS - 1)];
+	if (m->epoch == epoch && m->hash == h && m->len == len &&
+	    m->place == c->place && m->role == (int)c->role &&
+	    m->fixed == (int)c->fixed && m->joined == joined &&
+	    !memcmp(m->tok, tok, len)) {
+		for (k = 0; k < m->nadds; k++)
+			iocset_again(c->set, m->adds[k]);
+		return 1;
+	}
+	free(m->tok);
+	m->tok = xmalloc(len ? len : 1);
+	memcpy(m->tok, tok, len);
+	m->epoch = 0;	/* until analyse() is done */
+	m->hash = h;
+	m->len = len;
+	m->place = c->place;
+	m->role = (int)c->role;
+	m->fixed = (int)c->fixed;
+	m->joined = joined;
+	m->nadds = 0;
+	c->rec = m;
+	return 0;
+}
+
 static void
 scan(struct ctx *c, const char *s, size_t n)
 {
@@ -1544,6 +1631,8 @@ scan(struct ctx *c, const char *s, size_t n)
 			c->role = role;
 		} else
 			c->role = ROLE_NONE;
+		if (seen_before(c, s + l, r - l, joined))
+			continue;
 		t->len = 0;
 		t->nmarks = 0;
 		t->defanged = 0;
@@ -1581,13 +1670,19 @@ scan(struct ctx *c, const char *s, size_t n)
 			t->buf[t->len] = '\0';
 		}
 		analyse(c, t);
+		if (c->rec != NULL) {
+			if (c->rec->nadds <= MEMO_ADDS)
+				c->rec->epoch = iocset_epoch(c->set);
+			c->rec = NULL;
+		}
 	}
 }
 
 void
 scan_text(struct iocset *set, const char *s, size_t n, const char *where)
 {
-	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE };
+	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE,
+	    iocset_place(set, where), NULL };
 
 	scan(&c, s, n);
 }
@@ -1596,7 +1691,8 @@ void
 scan_address(struct iocset *set, const char *s, size_t n, const char *where,
     enum role role)
 {
-	struct ctx c = { set, where, ROLE_NONE, role };
+	struct ctx c = { set, where, ROLE_NONE, role, iocset_place(set, where),
+	    NULL };
 
 	scan(&c, s, n);
 }
@@ -1659,7 +1755,8 @@ void
 scan_html(struct iocset *set, const char *s, size_t n, const char *where)
 {
 	static const struct html_cb cb = { on_html_text, on_html_tag, on_html_attr };
-	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE };
+	struct ctx c = { set, where, ROLE_NONE, ROLE_NONE,
+	    iocset_place(set, where), NULL };
 
 	html_scan(s, n, &cb, &c);
 }
