@@ -1101,57 +1101,78 @@ block_loop(const char *s, size_t *at, size_t n, size_t *lastsep,
     size_t *end, size_t *passed, size_t *run,
     void (*block_masks_of)(const char *, struct block *))
 {
-	struct block a, b, w;
+	/* This block, the next one when a token goes on into it, the last. */
+	struct block bk[3], *a = &bk[0], *b = &bk[1], *prev = &bk[2], *t, w;
 	uint64_t carry = 0, trig, below, above, skip = 0;
-	size_t i = *at, l, len;
+	size_t i = *at, l, len, from, to;
 	unsigned p;
-	int have_next = 0;
+	int have_next = 0, have_prev = 0;
 
 	for (; i + 64 <= n; i += 64) {
-		if (have_next)
-			a = b;
-		else
-			block_at(s, i, n, &a, &carry, run, block_masks_of);
+		if (!have_next)
+			block_at(s, i, n, a, &carry, run, block_masks_of);
 		have_next = 0;
 		/* Triggers of a token let go in the last block are past. */
-		trig = (a.dot | a.colon | a.at | a.open | a.hexrun) & ~skip;
+		trig = (a->dot | a->colon | a->at | a->open | a->hexrun) & ~skip;
 		skip = 0;
 		while (trig != 0) {
 			p = (unsigned)__builtin_ctzll(trig);
-			below = a.sep & (((uint64_t)1 << p) - 1);
-			above = a.sep & ~(((uint64_t)2 << p) - 1);
-			if (below == 0)
-				goto caller;
-			*lastsep = i + 63 - (size_t)__builtin_clzll(below);
-			l = *lastsep + 1 - i;
-			if (above != 0) {
-				len = (size_t)__builtin_ctzll(above) - l;
-				window(&a, &a, (unsigned)l, &w);
+			below = a->sep & (((uint64_t)1 << p) - 1);
+			above = a->sep & ~(((uint64_t)2 << p) - 1);
+			if (below != 0) {
+				*lastsep = i + 63 - (size_t)__builtin_clzll(below);
+				l = *lastsep + 1 - i;
+				if (above != 0) {
+					len = (size_t)__builtin_ctzll(above) - l;
+					window(a, a, (unsigned)l, &w);
+				} else {
+					/* It goes on into the next block. */
+					if (i + 128 > n)
+						goto caller;
+					block_at(s, i + 64, n, b, &carry, run,
+					    block_masks_of);
+					have_next = 1;
+					if (b->sep == 0 || (len = 64 - l +
+					    (size_t)__builtin_ctzll(b->sep)) >= 64)
+						goto caller;
+					window(a, b, (unsigned)l, &w);
+				}
 			} else {
-				/* It goes on into the next block. */
-				if (i + 128 > n)
+				/* It began in the last block, past its first byte
+				 * (its bytes there hold no trigger). */
+				if (!have_prev || above == 0 ||
+				    *lastsep == (size_t)-1 || *lastsep + 64 < i)
 					goto caller;
-				block_at(s, i + 64, n, &b, &carry, run, block_masks_of);
-				have_next = 1;
-				if (b.sep == 0 || (len = 64 - l +
-				    (size_t)__builtin_ctzll(b.sep)) >= 64)
+				l = *lastsep + 1 - (i - 64);
+				len = 64 - l + (size_t)__builtin_ctzll(above);
+				if (len >= 64)
 					goto caller;
-				window(&a, &b, (unsigned)l, &w);
+				window(prev, a, (unsigned)l, &w);
 			}
-			if (!window_nothing_in(s + i + l, len, &w) ||
-			    spaced_after(s, n, i + l + len) > 0) {
-				*end = i + l + len;
+			from = *lastsep + 1;
+			to = from + len;
+			if (!window_nothing_in(s + from, len, &w) ||
+			    spaced_after(s, n, to) > 0) {
+				*end = to;
 				goto caller;
 			}
-			*passed = i + l + len;
-			if (l + len >= 64) {
-				skip = ((uint64_t)1 << (l + len - 64)) - 1;
+			*passed = to;
+			if (to >= i + 64) {
+				skip = ((uint64_t)1 << (to - i - 64)) - 1;
 				break;
 			}
-			trig &= ~(((uint64_t)1 << (l + len)) - 1);
+			trig &= ~(((uint64_t)1 << (to - i)) - 1);
 		}
-		if (a.sep != 0)
-			*lastsep = i + 63 - (size_t)__builtin_clzll(a.sep);
+		if (a->sep != 0)
+			*lastsep = i + 63 - (size_t)__builtin_clzll(a->sep);
+		t = prev;
+		prev = a;
+		if (have_next) {
+			a = b;
+			b = t;
+		} else
+			a = t;
+		have_prev = 1;
 	}
 	/* A multi-byte separator the last block began. */
 	if (carry != 0) {
