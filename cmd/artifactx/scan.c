@@ -1530,22 +1530,24 @@ nothing_in(const char *s, size_t n, unsigned f, size_t colons)
 /*
  * Has the token tok[0..len) been analysed before in this set, with the
  * same key (see struct memo)?  Then its indicators are counted again and
- * 1 returned.  Otherwise its slot is made ready (c->rec) for analyse().
+ * 1 returned.  Otherwise *slot is where it may be kept (NULL: it may not),
+ * by remember() once it is known to be worth analysing.
  */
 static int
-seen_before(struct ctx *c, const char *tok, size_t len, int joined)
+seen_before(struct ctx *c, const char *tok, size_t len, int joined,
+    struct memo **slot, uint64_t *hash)
 {
-	unsigned long epoch = iocset_epoch(c->set);
-	uint64_t h;
 	struct memo *m;
+	uint64_t h;
 	int k;
 
+	*slot = NULL;
 	if (len > MEMO_LEN || c->place == -1)
 		return 0;
 	h = XXH3_64bits_withSeed(tok, len, (uint64_t)c->place << 8 |
 	    (uint64_t)c->role << 4 | (uint64_t)c->fixed << 1 | (uint64_t)joined);
 	m = &memo[h & (MEMO_SLOTS - 1)];
-	if (m->epoch == epoch && m->hash == h && m->len == len &&
+	if (m->epoch == iocset_epoch(c->set) && m->hash == h && m->len == len &&
 	    m->place == c->place && m->role == (int)c->role &&
 	    m->fixed == (int)c->fixed && m->joined == joined &&
 	    !memcmp(m->tok, tok, len)) {
@@ -1553,6 +1555,16 @@ seen_before(struct ctx *c, const char *tok, size_t len, int joined)
 			iocset_again(c->set, m->adds[k]);
 		return 1;
 	}
+	*slot = m;
+	*hash = h;
+	return 0;
+}
+
+/* Keep the token in slot m; analyse() then records into it (c->rec). */
+static void
+remember(struct ctx *c, struct memo *m, uint64_t h, const char *tok,
+    size_t len, int joined)
+{
 	free(m->tok);
 	m->tok = xmalloc(len ? len : 1);
 	memcpy(m->tok, tok, len);
@@ -1565,7 +1577,6 @@ seen_before(struct ctx *c, const char *tok, size_t len, int joined)
 	m->joined = joined;
 	m->nadds = 0;
 	c->rec = m;
-	return 0;
 }
 
 static void
@@ -1575,6 +1586,8 @@ scan(struct ctx *c, const char *s, size_t n)
 	struct token *t = &tok;
 	size_t i = 0, lo = 0, l, r, k, m, sp, q, line = 0, seen = 0;
 	size_t lastsep = (size_t)-1, end, colons, passed = 0;
+	struct memo *slot;
+	uint64_t h;
 	const char *repl;
 	enum role role = ROLE_NONE;
 	unsigned f;
@@ -1632,13 +1645,8 @@ scan(struct ctx *c, const char *s, size_t n)
 		lastsep = i - 1;
 		if (r <= l)
 			continue;
-		f = token_flags(s, l, r, n, &colons);
-
-		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN | C_HEXRUN)))
-			continue;
-		if (!joined && nothing_in(s + l, r - l, f, colons))
-			continue;
-		if ((f & C_AT) && c->fixed == ROLE_NONE) {
+		/* An address takes its line's role: a forwarded "From:". */
+		if (c->fixed == ROLE_NONE && memchr(s + l, '@', r - l) != NULL) {
 			/* Lines are found once each: tokens come in order. */
 			const char *nl = l > seen ? memrchr(s + seen, '\n', l - seen) :
 			    NULL;
@@ -1652,8 +1660,15 @@ scan(struct ctx *c, const char *s, size_t n)
 			c->role = role;
 		} else
 			c->role = ROLE_NONE;
-		if (seen_before(c, s + l, r - l, joined))
+		if (seen_before(c, s + l, r - l, joined, &slot, &h))
 			continue;
+		f = token_flags(s, l, r, n, &colons);
+		if (!(f & (C_DOT | C_COLON | C_AT | C_OPEN | C_HEXRUN)))
+			continue;
+		if (!joined && nothing_in(s + l, r - l, f, colons))
+			continue;
+		if (slot != NULL)
+			remember(c, slot, h, s + l, r - l, joined);
 		t->len = 0;
 		t->nmarks = 0;
 		t->defanged = 0;
