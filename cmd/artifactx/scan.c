@@ -103,6 +103,8 @@ struct memo {
 };
 
 static struct memo memo[MEMO_SLOTS];
+/* Each slot's hash, apart: most lookups end on it, and 32K stay cached. */
+static uint64_t memo_hash[MEMO_SLOTS];
 
 /* iocset_add(), and into c->rec when a token is being memoised. */
 static void
@@ -1547,7 +1549,8 @@ seen_before(struct ctx *c, const char *tok, size_t len, int joined,
 	h = XXH3_64bits_withSeed(tok, len, (uint64_t)c->place << 8 |
 	    (uint64_t)c->role << 4 | (uint64_t)c->fixed << 1 | (uint64_t)joined);
 	m = &memo[h & (MEMO_SLOTS - 1)];
-	if (m->epoch == iocset_epoch(c->set) && m->hash == h && m->len == len &&
+	if (memo_hash[h & (MEMO_SLOTS - 1)] == h &&
+	    m->epoch == iocset_epoch(c->set) && m->hash == h && m->len == len &&
 	    m->place == c->place && m->role == (int)c->role &&
 	    m->fixed == (int)c->fixed && m->joined == joined &&
 	    !memcmp(m->tok, tok, len)) {
@@ -1569,7 +1572,7 @@ remember(struct ctx *c, struct memo *m, uint64_t h, const char *tok,
 	m->tok = xmalloc(len ? len : 1);
 	memcpy(m->tok, tok, len);
 	m->epoch = 0;	/* until analyse() is done */
-	m->hash = h;
+	m->hash = memo_hash[h & (MEMO_SLOTS - 1)] = h;
 	m->len = len;
 	m->place = c->place;
 	m->role = (int)c->role;
