@@ -879,7 +879,9 @@ struct block {
 	uint64_t	 lead;		/* where a multi-byte one may start */
 	uint64_t	 dot, colon, at, open, slash;
 	uint64_t	 hex;
+	uint64_t	 w, da, space, brace;	/* w W, d D a A, ' ', '{' */
 	uint64_t	 hexrun;	/* block_at(): bits in 32 hex in a row */
+	uint64_t	 trig;		/* block_at(): the tokens to look at */
 };
 
 static inline uint64_t
@@ -895,10 +897,11 @@ block_masks(const char *p, struct block *b)
 	int k;
 
 	b->sep = b->lead = b->dot = b->colon = b->at = b->open = b->slash =
-	    b->hex = 0;
+	    b->hex = b->w = b->da = b->space = b->brace = 0;
 #pragma GCC unroll 4
 	for (k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+		__m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
 		int sh = 16 * k;
 
 		b->sep |= (uint64_t)sep_mask(v) << sh;
@@ -909,6 +912,10 @@ block_masks(const char *p, struct block *b)
 		b->open |= (bytes_eq(v, '[') | bytes_eq(v, '(')) << sh;
 		b->slash |= bytes_eq(v, '/') << sh;
 		b->hex |= (uint64_t)hex_mask(v) << sh;
+		b->w |= bytes_eq(lower, 'w') << sh;
+		b->da |= (bytes_eq(lower, 'd') | bytes_eq(lower, 'a')) << sh;
+		b->space |= bytes_eq(v, ' ') << sh;
+		b->brace |= bytes_eq(v, '{') << sh;
 	}
 }
 
@@ -928,7 +935,7 @@ block_masks_avx2(const char *p, struct block *b)
 	int k;
 
 	b->sep = b->lead = b->dot = b->colon = b->at = b->open = b->slash =
-	    b->hex = 0;
+	    b->hex = b->w = b->da = b->space = b->brace = 0;
 #pragma GCC unroll 2
 	for (k = 0; k < 2; k++) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * k));
@@ -959,6 +966,11 @@ block_masks_avx2(const char *p, struct block *b)
 		b->hex |= BITS(_mm256_or_si256(
 		    _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d),
 		    _mm256_cmpeq_epi8(_mm256_min_epu8(a, _mm256_set1_epi8(5)), a))) << sh;
+		t = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+		b->w |= BITS(EQ(t, 'w')) << sh;
+		b->da |= BITS(_mm256_or_si256(EQ(t, 'd'), EQ(t, 'a'))) << sh;
+		b->space |= BITS(EQ(v, ' ')) << sh;
+		b->brace |= BITS(EQ(v, '{')) << sh;
 	}
 #undef EQ
 #undef BITS
@@ -991,6 +1003,11 @@ block_masks_avx512(const char *p, struct block *b)
 	b->open = EQ(v, '[') | EQ(v, '(');
 	b->slash = EQ(v, '/');
 	b->hex = LE(d, 9) | LE(a, 5);
+	t = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+	b->w = EQ(t, 'w');
+	b->da = EQ(t, 'd') | EQ(t, 'a');
+	b->space = EQ(v, ' ');
+	b->brace = EQ(v, '{');
 #undef EQ
 #undef LE
 }
@@ -1002,6 +1019,53 @@ static inline int
 one_bit(uint64_t x)
 {
 	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* The bits from the first of x in each run of t's to the run's end. */
+static inline uint64_t
+fill(uint64_t t, uint64_t x)
+{
+	return (t & ~(t + x)) | x;
+}
+
+/*
+ * The triggers of a block worth looking at.  A token that lies inside the
+ * block is looked at only if it holds what some finder needs, and that is
+ * asked of all its tokens at once, by bit arithmetic on the masks: an '@',
+ * a hex run, a bracket that may open a defang marker, "://", "::", three
+ * colons (an IPv6 has "::" or seven), three dots (an IPv4), "www.", or a
+ * space after it that may join it to a marker (spaced_after).  The rest
+ * are what nothing_in() lets go; so are they here, without a look each.
+ * The first and last tokens may go on beyond the block: all their triggers
+ * count, and block_loop() looks at them as before.
+ */
+static inline uint64_t
+block_triggers(const struct block *b)
+{
+	uint64_t t = ~b->sep, all, edge, ends, d2, d3, c2, c3, want, j;
+	const uint64_t top = (uint64_t)1 << 63;
+
+	all = b->dot | b->colon | b->at | b->open | b->hexrun;
+	if (all == 0)
+		return 0;
+	if (b->sep == 0)
+		return all;
+	edge = (t & ((b->sep & -b->sep) - 1)) |
+	    (t & ~((top >> __builtin_clzll(b->sep) << 1) - 1));
+	ends = t & ~(t >> 1);
+	d2 = b->dot & (fill(t, b->dot) << 1);
+	d3 = d2 & (fill(t, d2) << 1);
+	c2 = b->colon & (fill(t, b->colon) << 1);
+	c3 = c2 & (fill(t, c2) << 1);
+	/* a space at k, then what spaced_after() looks for (unknown at 63) */
+	j = b->space & (((b->open | b->space | b->brace) >> 1) | top);
+	want = b->at | b->hexrun | d3 | c3 |
+	    (b->open & ((b->dot | b->at | b->colon | b->slash | b->da) >> 1)) |
+	    (b->colon & (b->slash >> 1) & (b->slash >> 2)) |
+	    (b->colon & (b->colon >> 1)) |
+	    (b->dot & (b->w << 1) & (b->w << 2) & (b->w << 3)) |
+	    (ends & (j >> 1) & fill(t, all));
+	return (all & edge) | (want & ~edge);
 }
 
 /*
@@ -1043,6 +1107,7 @@ block_at(const char *s, size_t i, size_t n, struct block *b, uint64_t *carry,
 	x &= x >> 16;
 	b->hexrun |= x << 31;
 	*run = ~b->hex == 0 ? *run + 64 : (size_t)__builtin_clzll(~b->hex);
+	b->trig = block_triggers(b);
 }
 
 /* The masks of the 64 bytes from bit l of a (l > 0) into b. */
@@ -1115,7 +1180,7 @@ block_loop(const char *s, size_t *at, size_t n, size_t *lastsep,
 			block_at(s, i, n, a, &carry, run, block_masks_of);
 		have_next = 0;
 		/* Triggers of a token let go in the last block are past. */
-		trig = (a->dot | a->colon | a->at | a->open | a->hexrun) & ~skip;
+		trig = a->trig & ~skip;
 		skip = 0;
 		while (trig != 0) {
 			p = (unsigned)__builtin_ctzll(trig);
