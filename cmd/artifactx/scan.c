@@ -1039,7 +1039,7 @@ fill(uint64_t t, uint64_t x)
  * The first and last tokens may go on beyond the block: all their triggers
  * count, and block_loop() looks at them as before.
  */
-static inline uint64_t
+static inline __attribute__((always_inline)) uint64_t
 block_triggers(const struct block *b)
 {
 	uint64_t t = ~b->sep, all, edge, ends, d2, d3, c2, c3, want, j;
