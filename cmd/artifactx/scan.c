@@ -4,11 +4,14 @@
  * fix Splunk SOAR's 3.4.8 had to make).
  *
  * The text is cut into tokens at white space, quotes and the characters
- * no URL carries; a byte table says for each token what it may hold
- * (digits, dots, colons, an '@', a bracket), and only tokens that may hold
- * an indicator are looked at again, from their own bytes.  Defanged forms
- * ("[.]", "(dot)", " [at] ", "hxxp") are undone on a copy of the token,
- * and the indicators found in it say so.
+ * no URL carries.  It is read 64 bytes at a time (block_loop): compares
+ * give a mask of each byte class the finders ask about, and bit
+ * arithmetic on the masks tells, for all the tokens of the block at once,
+ * which may hold an indicator (block_triggers).  Only those are looked at
+ * again, from their own bytes (scan, analyse), and a token analysed
+ * before in the same message is counted, not analysed again (struct
+ * memo).  Defanged forms ("[.]", "(dot)", " [at] ", "hxxp") are undone on
+ * a copy of the token, and the indicators found in it say so.
  */
 #include <arpa/inet.h>
 
@@ -799,10 +802,8 @@ spaced_after(const char *s, size_t n, size_t r)
 }
 
 /*
- * Where the next byte that can be part of an indicator is: a digit, or
- * one of . : @ [ ( {.  Every IP, URL, address and defang marker holds
- * one, and so does every hash but one in 10^14; runs of words and spaces
- * between them are passed over sixteen bytes at a time.
+ * Byte classes sixteen bytes at a time, for next_trigger()'s tail and
+ * token_end(), and for the SSE2 block_masks().
  */
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -896,8 +897,7 @@ block_masks(const char *p, struct block *b)
 {
 	int k;
 
-	b->sep = b->lead = b->dot = b->colon = b->at = b->open = b->slash =
-	    b->hex = b->w = b->da = b->space = b->brace = 0;
+	*b = (struct block){ 0 };
 #pragma GCC unroll 4
 	for (k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
@@ -934,8 +934,7 @@ block_masks_avx2(const char *p, struct block *b)
 #define BITS(m)		((uint64_t)(uint32_t)_mm256_movemask_epi8(m))
 	int k;
 
-	b->sep = b->lead = b->dot = b->colon = b->at = b->open = b->slash =
-	    b->hex = b->w = b->da = b->space = b->brace = 0;
+	*b = (struct block){ 0 };
 #pragma GCC unroll 2
 	for (k = 0; k < 2; k++) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * k));
