@@ -1109,11 +1109,15 @@ block_at(const char *s, size_t i, size_t n, struct block *b, uint64_t *carry,
 	b->trig = block_triggers(b);
 }
 
-/* The masks of the 64 bytes from bit l of a (l > 0) into b. */
+/* The masks of the 64 bytes from bit l of a (l < 64) into b. */
 static inline void
 window(const struct block *a, const struct block *b, unsigned l,
     struct block *w)
 {
+	if (l == 0) {
+		*w = *a;
+		return;
+	}
 #define W(f)	w->f = (a->f >> l) | (b->f << (64 - l))
 	W(dot); W(colon); W(at); W(open); W(slash); W(hexrun);
 #undef W
@@ -1209,11 +1213,14 @@ block_loop(const char *s, size_t *at, size_t n, size_t *lastsep,
 				if (!have_prev || above == 0 ||
 				    *lastsep == (size_t)-1 || *lastsep + 64 < i)
 					goto caller;
-				l = *lastsep + 1 - (i - 64);
+				l = *lastsep + 1 - (i - 64);	/* 64: a's start */
 				len = 64 - l + (size_t)__builtin_ctzll(above);
 				if (len >= 64)
 					goto caller;
-				window(prev, a, (unsigned)l, &w);
+				if (l == 64)
+					window(a, a, 0, &w);
+				else
+					window(prev, a, (unsigned)l, &w);
 			}
 			from = *lastsep + 1;
 			to = from + len;
