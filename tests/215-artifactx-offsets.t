@@ -8,7 +8,8 @@
 # filler of 0 to 140 bytes (letters, spaces, hex digits, two- and
 # three-byte UTF-8 separators) and must give what it gives alone, with
 # each scan the processor runs: AVX-512 or AVX2 where there is one, and
-# SSE2 (ARTIFACTX_SIMD=avx2, sse2).
+# SSE2 (ARTIFACTX_SIMD=avx2, sse2); with the sanitizer build too, when
+# there is one (make asan), which must stay silent.
 import json
 import os
 import subprocess
@@ -45,12 +46,19 @@ FILLERS = {
 }
 
 
-def run(records, env):
+ASAN = "build/asan/bin/artifactx"
+
+
+def run(records, env, ax=AX):
     lines = "".join(json.dumps({"v": 1, "kind": "message", "id": str(i),
                                 "text": t}) + "\n"
                     for i, t in enumerate(records))
-    out = subprocess.run([AX], input=lines.encode(), capture_output=True,
-                         env=env, check=False).stdout.decode()
+    res = subprocess.run([ax], input=lines.encode(), capture_output=True,
+                         env=env, check=False)
+    if res.returncode != 0 or res.stderr:
+        print(f"# {ax}: exit {res.returncode}: {res.stderr.decode()[:300]}")
+        return []
+    out = res.stdout.decode()
     return [sorted((a["type"], a["value"], a.get("defanged", False))
                    for a in json.loads(line).get("artifacts", []))
             for line in out.splitlines()]
@@ -70,11 +78,16 @@ def main():
     filler_alone = [fill(k) + " " + " " + fill(70)
                     for name, fill in FILLERS.items() for k in (0, 70, 140)]
     n = 0
-    for simd in ("default", "avx2", "sse2"):
+    runs = [(simd, AX) for simd in ("default", "avx2", "sse2")]
+    if os.access(ASAN, os.X_OK):
+        runs += [(simd + " (sanitizers)", ASAN) for simd in ("default", "sse2")]
+    for simd, ax in runs:
         env = dict(os.environ)
-        if simd != "default":
-            env["ARTIFACTX_SIMD"] = simd
-        got = run(texts, env)
+        if not simd.startswith("default"):
+            env["ARTIFACTX_SIMD"] = simd.split()[0]
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+        env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
+        got = run(texts, env, ax)
         alone = {}
         bad = []
         for (si, name, k), arts in zip(cases, got):
@@ -94,7 +107,7 @@ def main():
             print(f"# snippet {si} after {k} bytes of {name}: got {arts},"
                   f" want {want}")
         n += 1
-        empty = run(filler_alone, env)
+        empty = run(filler_alone, env, ax)
         print(("ok" if all(a == [] for a in empty) else "not ok") +
               f" {n} - {simd}: the fillers alone give nothing")
     if len(alone) != len(SNIPPETS):
