@@ -99,8 +99,8 @@ struct memo {
 	uint64_t	 hash;
 	long		 place;
 	int		 role, fixed, joined;
-	size_t		 len;
-	char		*tok;
+	size_t		 len, cap;
+	char		*tok;		/* cap bytes, kept for the next token */
 	int		 nadds;		/* MEMO_ADDS + 1: too many */
 	size_t		 adds[MEMO_ADDS];
 };
@@ -436,20 +436,31 @@ find_hashes(struct ctx *c, const struct token *t)
 	const char *algo;
 	json_t *x;
 
-	for (i = 0; i < t->len; i++) {
-		if (!(cls[(unsigned char)s[i]] & C_HEX))
+	/*
+	 * Only runs of 32 or more count, and each holds one of every 32nd
+	 * byte: look at those, and go back and on from a hex one to its
+	 * run's ends.  No run starts before i.
+	 */
+	for (i = 0; i + 32 <= t->len; i = end) {
+		if (!(cls[(unsigned char)s[i + 31]] & C_HEX)) {
+			end = i + 32;
 			continue;
-		for (end = i; end < t->len && (cls[(unsigned char)s[end]] & C_HEX); end++)
+		}
+		for (k = i + 31; k > i && (cls[(unsigned char)s[k - 1]] & C_HEX); k--)
 			;
+		for (end = i + 32; end < t->len && (cls[(unsigned char)s[end]] & C_HEX);
+		    end++)
+			;
+		i = k;
 		len = end - i;
+		if (len < 32)
+			continue;
 		if ((i > 0 && (alnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
 		    s[i - 1] == '-')) || (end < t->len &&
 		    (alnum((unsigned char)s[end]) || s[end] == '_' || s[end] == '-')) ||
 		    (len != 32 && len != 40 && len != 64 && len != 128) ||
-		    (i < t->skip_to && end > t->skip_from)) {
-			i = end;
+		    (i < t->skip_to && end > t->skip_from))
 			continue;
-		}
 		for (k = 1; k < len && (s[i + k] | 0x20) == (s[i] | 0x20); k++)
 			;
 		if (k < len) {
@@ -460,10 +471,8 @@ find_hashes(struct ctx *c, const struct token *t)
 			    len == 64 ? "sha256" : "sha512";
 			x = json_object();
 			json_object_set_new(x, "algo", json_string(algo));
-			add(c, IOC_HASH, val, len, 0,
-			    ROLE_NONE, x);
+			add(c, IOC_HASH, val, len, 0, ROLE_NONE, x);
 		}
-		i = end;
 	}
 }
 
@@ -1639,8 +1648,11 @@ static void
 remember(struct ctx *c, struct memo *m, uint64_t h, const char *tok,
     size_t len, int joined)
 {
-	free(m->tok);
-	m->tok = xmalloc(len ? len : 1);
+	if (m->cap < len) {
+		free(m->tok);
+		m->cap = len < 64 ? 64 : len;
+		m->tok = xmalloc(m->cap);
+	}
 	memcpy(m->tok, tok, len);
 	m->epoch = 0;	/* until analyse() is done */
 	m->hash = memo_hash[h & (MEMO_SLOTS - 1)] = h;
