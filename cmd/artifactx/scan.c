@@ -901,12 +901,21 @@ bytes_eq(__m128i v, char c)
 	    _mm_set1_epi8(c)));
 }
 
+/* The masks block_masks() or-s into, cleared: one by one, as the whole
+ * struct at once became a loop of stores. */
+static inline void
+block_clear(struct block *b)
+{
+	b->sep = b->lead = b->dot = b->colon = b->at = b->open = b->slash =
+	    b->hex = b->w = b->da = b->space = b->brace = 0;
+}
+
 static inline __attribute__((always_inline)) void
 block_masks(const char *p, struct block *b)
 {
 	int k;
 
-	*b = (struct block){ 0 };
+	block_clear(b);
 #pragma GCC unroll 4
 	for (k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
@@ -943,7 +952,7 @@ block_masks_avx2(const char *p, struct block *b)
 #define BITS(m)		((uint64_t)(uint32_t)_mm256_movemask_epi8(m))
 	int k;
 
-	*b = (struct block){ 0 };
+	block_clear(b);
 #pragma GCC unroll 2
 	for (k = 0; k < 2; k++) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * k));
