@@ -311,7 +311,7 @@ jsonl_write(FILE *fp, json_t *rec)
 struct jsonw {
 	struct membuf	 m;
 	FILE		*fp;
-	int		 err;
+	int		 err;		/* the errno of the first failed write */
 };
 
 static void
@@ -319,7 +319,7 @@ jsonw_flush(struct jsonw *w)
 {
 	if (w->m.len > 0 && !w->err &&
 	    fwrite(w->m.buf, 1, w->m.len, w->fp) != w->m.len)
-		w->err = 1;
+		w->err = errno ? errno : EIO;
 	w->m.len = 0;
 }
 
@@ -391,7 +391,11 @@ jsonl_write_with(FILE *fp, json_t *rec, const char *key,
 	put(&w.m, "}\n", 2);
 	jsonw_flush(&w);
 	free(w.m.buf);
-	return w.err ? -1 : 0;
+	if (w.err) {
+		errno = w.err;	/* for the caller's message, not a later one */
+		return -1;
+	}
+	return 0;
 }
 
 int

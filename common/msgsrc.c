@@ -93,8 +93,6 @@ msgsrc_consumed(const struct msgsrc *s)
 	return s->base + s->len;
 }
 
-/* Read more input; keeps buf[keep, len).  0, or -1 on error. */
-
 /*
  * The first "From " in p[0..n), or NULL: memmem's own search costs
  * several instructions a byte, and a mailbox is read through it whole.
@@ -126,6 +124,7 @@ find_from(const char *p, size_t n)
 	return NULL;
 }
 
+/* Read more input; keeps buf[keep, len).  0, or -1 on error. */
 static int
 fill(struct msgsrc *s, size_t keep)
 {

@@ -52,4 +52,8 @@ check "a bad address list: said once, at its field's offset, not twice" repeated
 check "every field listed once, in order" repeated-fields.eml \
     '[.headers[][0]] == ["Received", "Received", "Date", "Date", "Message-ID",
      "Message-ID", "Subject", "From", "To", "Content-Type", "Content-Type"]'
+check "a bad-date defect quotes the Date field that was read, the last" \
+    repeated-date-bad.eml \
+    '.date == null and [.defects[] | select(.code == "bad-date") | .text] ==
+     ["not a date at all"]'
 echo "1..$n"

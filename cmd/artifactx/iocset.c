@@ -14,8 +14,9 @@
 
 /* Places listed per indicator; past this they are counted only. */
 #define MAX_WHERE	16
-/* Places one set tells apart ("text", "messages[2].html", ...); the same
- * bound: a place past it is no longer listed, its sightings counted. */
+/* Places one set tells apart ("text", "messages[2].html", ...), as many
+ * as an indicator's unsigned short where[] can number; past them a place
+ * is no longer listed, its sightings still counted. */
 #define MAX_PLACES	65535
 
 struct ioc {
@@ -37,11 +38,22 @@ struct iocset {
 	size_t		 nslot;
 	char		**place;	/* each where once, for all of v */
 	size_t		 nplace, capplace, lastplace;
+	unsigned	*pslot;		/* place index + 1 by hash; 0 is empty */
+	size_t		 npslot;
 	unsigned long	 epoch;		/* see iocset_epoch() */
 };
 
 /* The last epoch given to a set. */
 static unsigned long epochs;
+
+/* A new epoch; never 0, which marks an empty memo slot (see scan.c). */
+static unsigned long
+next_epoch(void)
+{
+	if (++epochs == 0)
+		epochs = 1;
+	return epochs;
+}
 
 static const char *names[] = { "ip", "url", "domain", "hash", "email", "file" };
 /* Splunk SOAR's names; its "Email Artifact" is the header one (--flat). */
@@ -68,7 +80,7 @@ iocset_new(void)
 
 	s->nslot = 64;
 	s->slot = xcalloc(s->nslot, sizeof(*s->slot));
-	s->epoch = ++epochs;
+	s->epoch = next_epoch();
 	return s;
 }
 
@@ -83,8 +95,11 @@ iocset_clear(struct iocset *s)
 	}
 	for (i = 0; i < s->nplace; i++)
 		free(s->place[i]);
+	free(s->pslot);
+	s->pslot = NULL;
+	s->npslot = 0;
 	s->n = s->nplace = s->lastplace = 0;
-	s->epoch = ++epochs;
+	s->epoch = next_epoch();
 	memset(s->slot, 0, s->nslot * sizeof(*s->slot));
 }
 
@@ -97,6 +112,7 @@ iocset_free(struct iocset *s)
 	free(s->v);
 	free(s->slot);
 	free(s->place);
+	free(s->pslot);
 	free(s);
 }
 
@@ -124,18 +140,33 @@ rehash(struct iocset *s)
 
 /*
  * The number of place where in s, added if new; -1 past MAX_PLACES.  A
- * set sees a handful of places, mostly the same one again and again.
+ * set mostly sees the same place again and again, so the last one is
+ * asked first; then a hash table (a message with 30,000 attachments
+ * has 30,000 places).
  */
 static long
 place_of(struct iocset *s, const char *where)
 {
-	size_t i;
+	size_t i, h, mask;
 
 	if (s->nplace > 0 && !strcmp(s->place[s->lastplace], where))
 		return (long)s->lastplace;
-	for (i = 0; i < s->nplace; i++)
-		if (!strcmp(s->place[i], where))
-			return (long)(s->lastplace = i);
+	if (s->nplace * 2 >= s->npslot) {
+		/* Grow the table, and file every place again. */
+		free(s->pslot);
+		s->npslot = s->npslot ? s->npslot * 2 : 16;
+		s->pslot = xcalloc(s->npslot, sizeof(*s->pslot));
+		for (i = 0; i < s->nplace; i++) {
+			h = XXH3_64bits(s->place[i], strlen(s->place[i]));
+			while (s->pslot[h & (s->npslot - 1)] != 0)
+				h++;
+			s->pslot[h & (s->npslot - 1)] = (unsigned)i + 1;
+		}
+	}
+	mask = s->npslot - 1;
+	for (h = XXH3_64bits(where, strlen(where)); s->pslot[h & mask] != 0; h++)
+		if (!strcmp(s->place[s->pslot[h & mask] - 1], where))
+			return (long)(s->lastplace = s->pslot[h & mask] - 1);
 	if (s->nplace == MAX_PLACES)
 		return -1;
 	if (s->nplace == s->capplace) {
@@ -143,6 +174,7 @@ place_of(struct iocset *s, const char *where)
 		s->place = xrealloc(s->place, s->capplace * sizeof(*s->place));
 	}
 	s->place[s->nplace] = xstrdup(where);
+	s->pslot[h & mask] = (unsigned)s->nplace + 1;
 	return (long)(s->lastplace = s->nplace++);
 }
 

@@ -96,7 +96,6 @@ struct ctx {
 
 struct memo {
 	unsigned long	 epoch;		/* the set's (iocset_epoch); 0: none */
-	uint64_t	 hash;
 	long		 place;
 	int		 role, fixed, joined;
 	size_t		 len, cap;
@@ -154,7 +153,6 @@ scan_init(void)
 	cls['@'] |= C_TRIGGER;
 	cls['['] |= C_TRIGGER;
 	cls['('] |= C_TRIGGER;
-	cls['{'] |= C_TRIGGER;
 	for (c = 0; c < 256; c++)
 		if (c != 0 && strchr(".dDaA@:/", c) != NULL)
 			cls[c] |= C_MARK2;
@@ -789,7 +787,7 @@ spaced_marker(const char *s, size_t n, size_t i)
 
 	while (j < n && s[j] == ' ' && j - i < 2)
 		j++;
-	if (j >= n || (s[j] != '[' && s[j] != '(' && s[j] != '{') ||
+	if (j >= n || (s[j] != '[' && s[j] != '(') ||
 	    (m = marker(s + j, n - j, &repl)) == 0)
 		return 0;
 	j += m;
@@ -805,7 +803,7 @@ static inline size_t
 spaced_after(const char *s, size_t n, size_t r)
 {
 	if (r + 2 < n && s[r] == ' ' && ((cls[(unsigned char)s[r + 1]] &
-	    C_OPEN) || s[r + 1] == ' ' || s[r + 1] == '{'))
+	    C_OPEN) || s[r + 1] == ' '))
 		return spaced_marker(s, n, r);
 	return 0;
 }
@@ -889,7 +887,7 @@ struct block {
 	uint64_t	 lead;		/* where a multi-byte one may start */
 	uint64_t	 dot, colon, at, open, slash;
 	uint64_t	 hex;
-	uint64_t	 w, da, space, brace;	/* w W, d D a A, ' ', '{' */
+	uint64_t	 w, da, space;	/* w W, d D a A, ' ' */
 	uint64_t	 hexrun;	/* block_at(): bits in 32 hex in a row */
 	uint64_t	 trig;		/* block_at(): the tokens to look at */
 };
@@ -901,13 +899,13 @@ bytes_eq(__m128i v, char c)
 	    _mm_set1_epi8(c)));
 }
 
-/* The masks block_masks() or-s into, cleared: one by one, as the whole
- * struct at once became a loop of stores. */
+/* The masks block_masks() or-s into, cleared one by one: GCC clears the
+ * struct as a whole with a loop. */
 static inline void
 block_clear(struct block *b)
 {
 	b->sep = b->lead = b->dot = b->colon = b->at = b->open = b->slash =
-	    b->hex = b->w = b->da = b->space = b->brace = 0;
+	    b->hex = b->w = b->da = b->space = 0;
 }
 
 static inline __attribute__((always_inline)) void
@@ -933,7 +931,6 @@ block_masks(const char *p, struct block *b)
 		b->w |= bytes_eq(lower, 'w') << sh;
 		b->da |= (bytes_eq(lower, 'd') | bytes_eq(lower, 'a')) << sh;
 		b->space |= bytes_eq(v, ' ') << sh;
-		b->brace |= bytes_eq(v, '{') << sh;
 	}
 }
 
@@ -945,7 +942,7 @@ block_masks(const char *p, struct block *b)
  * AVX2 (nearly all x86-64 since 2013); scan_init() chooses.  The same
  * tests as sep_mask(), lead_mask() and hex_mask(), on twice the bytes.
  */
-__attribute__((target("avx2"), always_inline)) static inline void
+static inline __attribute__((target("avx2"), always_inline)) void
 block_masks_avx2(const char *p, struct block *b)
 {
 #define EQ(v, c)	_mm256_cmpeq_epi8((v), _mm256_set1_epi8((char)(c)))
@@ -987,7 +984,6 @@ block_masks_avx2(const char *p, struct block *b)
 		b->w |= BITS(EQ(t, 'w')) << sh;
 		b->da |= BITS(_mm256_or_si256(EQ(t, 'd'), EQ(t, 'a'))) << sh;
 		b->space |= BITS(EQ(v, ' ')) << sh;
-		b->brace |= BITS(EQ(v, '{')) << sh;
 	}
 #undef EQ
 #undef BITS
@@ -998,7 +994,7 @@ block_masks_avx2(const char *p, struct block *b)
  * AVX-512BW (Intel since 2017, AMD since Zen 4): its compares give the
  * 64-bit masks themselves.  The same tests again.
  */
-__attribute__((target("avx512bw"), always_inline)) static inline void
+static inline __attribute__((target("avx512bw"), always_inline)) void
 block_masks_avx512(const char *p, struct block *b)
 {
 #define EQ(v, c)	_mm512_cmpeq_epi8_mask((v), _mm512_set1_epi8((char)(c)))
@@ -1024,19 +1020,11 @@ block_masks_avx512(const char *p, struct block *b)
 	b->w = EQ(t, 'w');
 	b->da = EQ(t, 'd') | EQ(t, 'a');
 	b->space = EQ(v, ' ');
-	b->brace = EQ(v, '{');
 #undef EQ
 #undef LE
 }
 #endif
 
-
-/* Is x a single bit? */
-static inline int
-one_bit(uint64_t x)
-{
-	return x != 0 && (x & (x - 1)) == 0;
-}
 
 /* The bits from the first of x in each run of t's to the run's end. */
 static inline uint64_t
@@ -1075,7 +1063,7 @@ block_triggers(const struct block *b)
 	c2 = b->colon & (fill(t, b->colon) << 1);
 	c3 = c2 & (fill(t, c2) << 1);
 	/* a space at k, then what spaced_after() looks for (unknown at 63) */
-	j = b->space & (((b->open | b->space | b->brace) >> 1) | top);
+	j = b->space & (((b->open | b->space) >> 1) | top);
 	want = b->at | b->hexrun | d3 | c3 |
 	    (b->open & ((b->dot | b->at | b->colon | b->slash | b->da) >> 1)) |
 	    (b->colon & (b->slash >> 1) & (b->slash >> 2)) |
@@ -1157,7 +1145,7 @@ window_nothing_in(const char *tok, size_t len, const struct block *w)
 		return 0;
 	for (m = w->open & R; m != 0; m &= m - 1) {
 		k = (size_t)__builtin_ctzll(m);
-		if ((cls[(unsigned char)tok[k + 1]] & C_MARK2) && k + 2 < len &&
+		if (k + 2 < len && (cls[(unsigned char)tok[k + 1]] & C_MARK2) &&
 		    marker(tok + k, len - k, &repl) > 0)
 			return 0;
 	}
@@ -1278,8 +1266,8 @@ caller:
 	return 1;
 }
 
-/* The loop built twice, each with its block_masks inlined: the SSE2 one,
- * and the AVX2 one where the processor has it (scan_init chooses). */
+/* The loop built three times, each with its block_masks inlined: SSE2,
+ * AVX2 and AVX-512BW; scan_init chooses the widest the processor runs. */
 static int
 next_block_trigger_sse2(const char *s, size_t *at, size_t n, size_t *lastsep,
     size_t *end, size_t *passed, size_t *run)
@@ -1288,14 +1276,14 @@ next_block_trigger_sse2(const char *s, size_t *at, size_t n, size_t *lastsep,
 }
 
 #ifdef __x86_64__
-__attribute__((target("avx2"))) static int
+static __attribute__((target("avx2"))) int
 next_block_trigger_avx2(const char *s, size_t *at, size_t n, size_t *lastsep,
     size_t *end, size_t *passed, size_t *run)
 {
 	return block_loop(s, at, n, lastsep, end, passed, run, block_masks_avx2);
 }
 
-__attribute__((target("avx512bw"))) static int
+static __attribute__((target("avx512bw"))) int
 next_block_trigger_avx512(const char *s, size_t *at, size_t n,
     size_t *lastsep, size_t *end, size_t *passed, size_t *run)
 {
@@ -1316,7 +1304,12 @@ choose_block_masks(void)
 {
 #ifdef __x86_64__
 	const char *v = getenv("ARTIFACTX_SIMD");
-	int most = v == NULL ? 3 : !strcmp(v, "sse2") ? 1 : !strcmp(v, "avx2") ? 2 : 3;
+	int most = 3;	/* any other value: the widest */
+
+	if (v != NULL && !strcmp(v, "sse2"))
+		most = 1;
+	else if (v != NULL && !strcmp(v, "avx2"))
+		most = 2;
 
 	if (most >= 3 && __builtin_cpu_supports("avx512bw"))
 		next_block_trigger = next_block_trigger_avx512;
@@ -1328,12 +1321,14 @@ choose_block_masks(void)
 
 /*
  * The next byte that can be part of an indicator, at or after i: one of
- * . : @ [ (, or the 32nd hex digit in a row.  Every IP, URL, address and
- * defang marker holds one of the five, and every hash is such a run;
- * runs of words, numbers and spaces between them are passed over
- * sixteen bytes at a time.  *lastsep is moved to the last separator byte
- * before it, so the token around it is known without looking back.  A
- * call starts at a token's edge, so a hex run starts there too.
+ * . : @ [ (, or the 32nd hex digit in a row, in a token that may hold
+ * one.  Every IP, URL, address and defang marker holds one of the five,
+ * and every hash is such a run.  The text is read 64 bytes at a time
+ * (next_block_trigger), and the last bytes 16 and then one at a time.
+ * *lastsep is moved to the last separator byte before it, so the token
+ * around it is known without looking back; *end to where it ends, when
+ * that is known; *passed past the tokens let go on the way.  A call
+ * starts at a token's edge, so a hex run starts there too.
  */
 static size_t
 next_trigger(const char *s, size_t i, size_t n, size_t *lastsep, size_t *end,
@@ -1454,6 +1449,23 @@ token_byte(const char *s, size_t n, size_t at)
 }
 
 /*
+ * Does a separator end just before s[at], looking no further back than b?
+ * A multi-byte one is known by its lead byte, so it is looked for there.
+ */
+static int
+sep_ends(const char *s, size_t b, size_t at)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (cls[u[at - 1]] & C_SEP)
+		return 1;
+	if (u[at - 1] < 0x80)
+		return 0;
+	return (at >= b + 2 && high_sep(u + at - 2, 2) == 2) ||
+	    (at >= b + 3 && high_sep(u + at - 3, 3) == 3);
+}
+
+/*
  * The role of the line that starts at b and holds s[at]: a forwarded
  * "From:" block's.
  */
@@ -1491,10 +1503,10 @@ ends_marker(const char *s, size_t l, size_t r)
 	const char *repl;
 	size_t k;
 
-	if (s[r - 1] != ']' && s[r - 1] != ')' && s[r - 1] != '}')
+	if (s[r - 1] != ']' && s[r - 1] != ')')
 		return 0;
 	for (k = r - 1; k > l && r - k < 6; k--)
-		if ((s[k - 1] == '[' || s[k - 1] == '(' || s[k - 1] == '{') &&
+		if ((s[k - 1] == '[' || s[k - 1] == '(') &&
 		    marker(s + k - 1, r - k + 1, &repl) == r - k + 1)
 			return 1;
 	return 0;
@@ -1639,7 +1651,7 @@ seen_before(struct ctx *c, const char *tok, size_t len, int joined,
 	    (uint64_t)c->role << 4 | (uint64_t)c->fixed << 1 | (uint64_t)joined);
 	m = &memo[h & (MEMO_SLOTS - 1)];
 	if (memo_hash[h & (MEMO_SLOTS - 1)] == h &&
-	    m->epoch == iocset_epoch(c->set) && m->hash == h && m->len == len &&
+	    m->epoch == iocset_epoch(c->set) && m->len == len &&
 	    m->place == c->place && m->role == (int)c->role &&
 	    m->fixed == (int)c->fixed && m->joined == joined &&
 	    !memcmp(m->tok, tok, len)) {
@@ -1664,7 +1676,7 @@ remember(struct ctx *c, struct memo *m, uint64_t h, const char *tok,
 	}
 	memcpy(m->tok, tok, len);
 	m->epoch = 0;	/* until analyse() is done */
-	m->hash = memo_hash[h & (MEMO_SLOTS - 1)] = h;
+	memo_hash[h & (MEMO_SLOTS - 1)] = h;
 	m->len = len;
 	m->place = c->place;
 	m->role = (int)c->role;
@@ -1699,12 +1711,12 @@ scan(struct ctx *c, const char *s, size_t n)
 			l = i - (MAX_TOKEN - 1);
 		joined = 0;
 		/* "victim [at] example": a marker joins the word before it. */
-		if (l > lo + 1 && s[l - 1] == ' ' && (s[l] == '[' || s[l] == '(' ||
-		    s[l] == '{') && marker(s + l, n - l, &repl) > 0) {
+		if (l > lo + 1 && s[l - 1] == ' ' && (s[l] == '[' || s[l] == '(') &&
+		    marker(s + l, n - l, &repl) > 0) {
 			for (q = l - 1; q > lo && s[q - 1] == ' ' && l - q < 2; q--)
 				;
-			if (q > lo && token_byte(s, n, q - 1)) {
-				for (l = q; l > lo && token_byte(s, n, l - 1) &&
+			if (q > lo && !sep_ends(s, lo, q)) {
+				for (l = q; l > lo && !sep_ends(s, lo, l) &&
 				    i - l < MAX_TOKEN; l--)
 					;
 				joined = 1;

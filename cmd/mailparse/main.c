@@ -39,6 +39,9 @@
 #define BATCH_BYTES	(32UL * 1024 * 1024)
 /* Most threads worth starting. */
 #define MAX_JOBS	64
+/* Messages in flight per thread: with fewer, a thread waits for the
+ * next message more often than it takes one (a futex wake each). */
+#define RING_PER_THREAD	16
 
 enum jobstate { J_FREE, J_QUEUED, J_RUNNING, J_DONE };
 
@@ -157,7 +160,6 @@ emit(struct job *j)
 	free(j->label);
 	free(j->why);
 	j->line = j->label = j->why = NULL;
-	j->state = J_FREE;
 	if (g.outrecs >= BATCH_RECORDS || g.outlen >= BATCH_BYTES)
 		flush_out();
 	show_progress(0);
@@ -231,7 +233,11 @@ emit_head(void)
 	g.want = NULL;
 	pthread_mutex_unlock(&g.lock);
 	emit(j);
+	/* Workers read the ring's states and head under the lock. */
+	pthread_mutex_lock(&g.lock);
+	j->state = J_FREE;
 	g.head = (g.head + 1) % g.nring;
+	pthread_mutex_unlock(&g.lock);
 }
 
 static void
@@ -489,7 +495,7 @@ start_workers(void)
 
 	if (g.nthreads <= 1)
 		return;
-	g.nring = (size_t)g.nthreads * 16 + 1;
+	g.nring = (size_t)g.nthreads * RING_PER_THREAD + 1;
 	g.ring = xcalloc(g.nring, sizeof(*g.ring));
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_cond_init(&g.work, NULL);

@@ -979,7 +979,7 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeObject *obj)
 	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
 	GMimeHeader *sh = g_mime_header_list_get_header(hl, "Subject");
 	GDateTime *dt = NULL;
-	const char *datehdr, *v;
+	const char *v;
 	json_t *r = ms->rec;
 	char *date, *subject = NULL, *mid;
 	size_t sublen = 0;
@@ -1002,9 +1002,8 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeObject *obj)
 	date = iso_date(dt);
 	if (dt != NULL)
 		g_date_time_unref(dt);
-	datehdr = g_mime_object_get_header(obj, "Date");
-	if (date == NULL && datehdr != NULL)
-		add_defect(ms, "bad-date", NULL, datehdr);
+	if (date == NULL && v != NULL)
+		add_defect(ms, "bad-date", NULL, v);	/* the field read */
 	json_object_set_new(r, "date", jsonl_cstr(date));
 	free(date);
 	json_object_set_new(r, "subject", subject ? jsonl_str(subject, sublen) :
