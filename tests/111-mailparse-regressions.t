@@ -56,4 +56,12 @@ check "a bad-date defect quotes the Date field that was read, the last" \
     repeated-date-bad.eml \
     '.date == null and [.defects[] | select(.code == "bad-date") | .text] ==
      ["not a date at all"]'
+# After lines of spaces, GMime is given the header block alone.
+check "after skipped blank lines, repeated Received fields are no defect" \
+    leading-blank-lines-repeats.eml \
+    '.subject == "one" and [.defects[] | select(.text | startswith("Received"))] == []'
+check "after skipped blank lines, a conflict's offset counts from the file's start" \
+    leading-blank-lines-repeats.eml \
+    '[.defects[] | select(.code == "conflicting-header") | .text] ==
+     ["Subject at byte 164"]'
 echo "1..$n"

@@ -55,6 +55,7 @@ struct msgstate {
 	char		 noname[40];	/* "name" when there is no subject */
 	int		 nparts, ndefects, depth;
 	size_t		 hdr_end;	/* where the top header block ends */
+	gint64		 shift;		/* message byte = GMime's offset + shift */
 	struct buf	 text, html;
 };
 
@@ -173,6 +174,8 @@ on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
 		return;
 	if (offset < 0)
 		offset = p->at;
+	if (offset >= 0 && (offset += p->cur->shift) < 0)
+		offset = 0;
 	snprintf(text, sizeof(text), "%s at byte %lld", item ? item : "",
 	    (long long)offset);
 	add_defect(p->cur, warning_code(w), NULL, text[0] == ' ' ? text + 1 : text);
@@ -1078,6 +1081,9 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 	}
 	if (skip > 0 && skip < len) {
 		gm_free(g);
+		/* GMime's offsets now count from the header block. */
+		ms->hdr_end = header_end(data + skip, len - skip);
+		ms->shift = (gint64)skip;
 		if (gm_parse(p, g, data + skip, len - skip) != NULL) {
 			add_defect(ms, "leading-blank-lines", NULL, "blank lines "
 			    "before the header were skipped");
@@ -1088,6 +1094,8 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 	g->owned = xmalloc(len + 1);
 	g->owned[0] = '\n';
 	memcpy(g->owned + 1, data, len);
+	ms->hdr_end = 0;	/* the empty header block given to GMime */
+	ms->shift = -1;
 	if (gm_parse(p, g, g->owned, len + 1) != NULL)
 		add_defect(ms, "no-headers", NULL, "no header block: all of "
 		    "it is read as the body");
