@@ -6,13 +6,9 @@
 cd "$(dirname "$0")/.." || exit 1
 CM=${CODEMATCH:-bin/codematch}
 [ -x "${CM%% *}" ] || { echo "1..0 # SKIP bin/codematch not built"; exit 0; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export MAILCASE_CONFIG=$T/config
-: > "$MAILCASE_CONFIG"
+# shellcheck source=tests/lib/codematch-env.sh
+. tests/lib/codematch-env.sh
 S=$T/spool
-n=0
-ok() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi; }
 
 # mk SEED SUBJECT FROM TO [EXTRA-JSON]: a message record.
 mk() {

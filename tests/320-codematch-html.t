@@ -16,13 +16,9 @@ CHROME=$(command -v chromium || command -v chromium-browser)
 unshare -n true 2>/dev/null || { echo "1..0 # SKIP cannot make a network namespace (needs root)"; exit 0; }
 OUT=tests/out/320-codematch-html
 rm -rf "$OUT"; mkdir -p "$OUT"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export MAILCASE_CONFIG=$T/config
-: > "$MAILCASE_CONFIG"
+# shellcheck source=tests/lib/codematch-env.sh
+. tests/lib/codematch-env.sh
 S=$T/spool
-n=0
-ok() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi; }
 PORT=8765
 
 # A report whose HTML tries every way to run code or call home, with an

@@ -6,12 +6,8 @@
 cd "$(dirname "$0")/.." || exit 1
 CM=${CODEMATCH:-bin/codematch}
 [ -x "${CM%% *}" ] || { echo "1..0 # SKIP bin/codematch not built"; exit 0; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export MAILCASE_CONFIG=$T/config
-: > "$MAILCASE_CONFIG"
-n=0
-ok() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi; }
+# shellcheck source=tests/lib/codematch-env.sh
+. tests/lib/codematch-env.sh
 
 # 400 reports, each followed (later in the stream) by 4 replies that name
 # it in In-Reply-To: 400 cases of 5 entries.
