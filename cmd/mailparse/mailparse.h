@@ -92,6 +92,27 @@ char		*rfc2047_decode(const char *s, size_t n, size_t *outlen);
 char		*rfc2047_normalize(const char *s);
 
 /*
+ * One header field: its name, and its raw value from after the colon
+ * through the line break of its last line, both in place (not
+ * NUL-terminated); where it starts in the message, and how many bytes its
+ * lines take.  A header block is its fields in order.
+ */
+struct hfield {
+	const char	*name, *raw;
+	size_t		 namelen, rawlen;
+	long long	 offset;
+	size_t		 len;
+};
+struct hblock {
+	struct hfield	*f;
+	size_t		 n, cap;
+	size_t		 end;		/* where the block's empty line is */
+};
+int		 hdr_split(const char *data, size_t len, struct hblock *hb);
+int		 hdr_is(const struct hfield *f, const char *name);
+int		 hdr_is_content(const struct hfield *f);
+
+/*
  * Unpack a TNEF (winmail.dat) blob: fn is called for each attached file
  * with its name (NULL if none) and bytes.  Returns the number of files,
  * or -1 when the blob is not TNEF or is damaged.

@@ -34,6 +34,7 @@
 struct parser {
 	struct spool		*sp;
 	GMimeParserOptions	*opts;
+	GMimeParserOptions	*quiet;		/* opts without the warnings */
 	struct msgstate		*cur;		/* where GMime's warnings go */
 	gint64			 at;		/* the header we parse, or -1 */
 	int			 nested;	/* nested messages so far */
@@ -45,6 +46,14 @@ struct buf {
 	size_t	 len, cap;
 };
 
+/*
+ * Where the buffer GMime reads starts a run of the message's bytes: from
+ * that offset of GMime's on, byte to + (offset - from) of the message.
+ */
+struct seg {
+	gint64	 from, to;
+};
+
 /* The record being built for one (possibly nested) message. */
 struct msgstate {
 	json_t		*rec;
@@ -54,8 +63,10 @@ struct msgstate {
 	int		 idknown;
 	char		 noname[40];	/* "name" when there is no subject */
 	int		 nparts, ndefects, depth;
-	size_t		 hdr_end;	/* where the top header block ends */
-	gint64		 shift;		/* message byte = GMime's offset + shift */
+	struct hblock	 hb;		/* the top header fields */
+	size_t		 hdr_end;	/* where GMime's top header block ends */
+	struct seg	*seg;		/* none: GMime reads the message */
+	size_t		 nseg, segcap;
 	struct buf	 text, html;
 };
 
@@ -139,7 +150,7 @@ header_end(const char *data, size_t len)
 
 /* Fields a message holds at most once (RFC 5322, 3.6). */
 static int
-single_field(const char *name)
+single_field(const char *name, size_t len)
 {
 	static const char *single[] = {
 		"bcc", "cc", "date", "from", "in-reply-to", "message-id",
@@ -148,9 +159,51 @@ single_field(const char *name)
 	size_t i;
 
 	for (i = 0; name != NULL && i < sizeof(single) / sizeof(single[0]); i++)
-		if (!strcasecmp(name, single[i]))
+		if (strlen(single[i]) == len && !strncasecmp(name, single[i], len))
 			return 1;
 	return 0;
+}
+
+static void
+seg_add(struct msgstate *ms, gint64 from, gint64 to)
+{
+	if (ms->nseg == ms->segcap) {
+		ms->segcap = ms->segcap ? ms->segcap * 2 : 8;
+		ms->seg = xrealloc(ms->seg, ms->segcap * sizeof(*ms->seg));
+	}
+	ms->seg[ms->nseg].from = from;
+	ms->seg[ms->nseg++].to = to;
+}
+
+/* The message byte at GMime's offset: the last run that starts at or before it. */
+static gint64
+msg_offset(const struct msgstate *ms, gint64 offset)
+{
+	size_t lo = 0, hi = ms->nseg, mid;
+
+	if (ms->nseg == 0)
+		return offset;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (ms->seg[mid].from <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	offset = ms->seg[lo].to + (offset - ms->seg[lo].from);
+	return offset < 0 ? 0 : offset;
+}
+
+/* A defect in GMime's words: what (item) at which byte of the message. */
+static void
+defect_at(struct msgstate *ms, GMimeParserWarning w, const char *item,
+    size_t itemlen, gint64 offset)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "%.*s at byte %lld", (int)itemlen,
+	    item ? item : "", (long long)offset);
+	add_defect(ms, warning_code(w), NULL, text[0] == ' ' ? text + 1 : text);
 }
 
 static void
@@ -158,7 +211,6 @@ on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
     gpointer arg)
 {
 	struct parser *p = arg;
-	char text[512];
 
 	if (p->cur == NULL)
 		return;
@@ -169,16 +221,12 @@ on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
 	 */
 	if ((w == GMIME_CRIT_CONFLICTING_HEADER ||
 	    w == GMIME_WARN_DUPLICATED_HEADER) && offset >= 0 &&
-	    (size_t)offset < p->cur->hdr_end && !single_field(item) &&
+	    (size_t)offset < p->cur->hdr_end &&
+	    !single_field(item, item ? strlen(item) : 0) &&
 	    (item == NULL || strncasecmp(item, "Content-", 8) != 0))
 		return;
-	if (offset < 0)
-		offset = p->at;
-	if (offset >= 0 && (offset += p->cur->shift) < 0)
-		offset = 0;
-	snprintf(text, sizeof(text), "%s at byte %lld", item ? item : "",
-	    (long long)offset);
-	add_defect(p->cur, warning_code(w), NULL, text[0] == ' ' ? text + 1 : text);
+	offset = offset >= 0 ? msg_offset(p->cur, offset) : p->at;
+	defect_at(p->cur, w, item, item ? strlen(item) : 0, offset);
 	if (w == GMIME_CRIT_NESTING_OVERFLOW)
 		set_error(p->cur, "too-deep", "MIME nesting deeper than "
 		    "GMime's limit");
@@ -196,8 +244,10 @@ parser_new(struct spool *sp)
 	p = xcalloc(1, sizeof(*p));
 	p->sp = sp;
 	p->opts = g_mime_parser_options_new();
+	p->quiet = g_mime_parser_options_new();
 	p->at = -1;
 	g_mime_parser_options_set_fallback_charsets(p->opts, fallback);
+	g_mime_parser_options_set_fallback_charsets(p->quiet, fallback);
 	g_mime_parser_options_set_warning_callback(p->opts, on_warning, p);
 	return p;
 }
@@ -208,6 +258,7 @@ parser_free(struct parser *p)
 	if (p == NULL)
 		return;
 	g_mime_parser_options_free(p->opts);
+	g_mime_parser_options_free(p->quiet);
 	free(p);
 }
 
@@ -323,21 +374,29 @@ addr_list(InternetAddressList *l, json_t *arr, const char *group, int depth)
 	return arr;
 }
 
-/* A header's raw value unfolded, its encoded-words made GMime-safe. */
+/* A header's raw value unfolded: its line breaks dropped.  Malloc'ed. */
 static char *
-raw_normalized(GMimeHeader *h)
+unfold(const char *raw, size_t n, size_t *outlen)
 {
-	const char *raw = g_mime_header_get_raw_value(h);
-	char *unfolded, *norm;
+	char *unfolded = xmalloc(n + 1);
 	size_t i, o;
 
-	if (raw == NULL)
-		raw = "";
-	unfolded = xmalloc(strlen(raw) + 1);
-	for (i = o = 0; raw[i] != '\0'; i++)
+	for (i = o = 0; i < n; i++)
 		if (raw[i] != '\r' && raw[i] != '\n')
 			unfolded[o++] = raw[i];
 	unfolded[o] = '\0';
+	*outlen = o;
+	return unfolded;
+}
+
+/* A header's raw value unfolded, its encoded-words made GMime-safe. */
+static char *
+raw_normalized(const char *raw, size_t n)
+{
+	char *unfolded, *norm;
+	size_t o;
+
+	unfolded = unfold(raw, n, &o);
 	if (strstr(unfolded, "=?") == NULL)
 		return unfolded;
 	norm = rfc2047_normalize(unfolded);
@@ -351,20 +410,20 @@ raw_normalized(GMimeHeader *h)
  * encoded-word display names loses text (see rfc2047.c).
  */
 static json_t *
-addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
+addr_headers(struct parser *p, const struct hblock *hb, const char *name)
 {
 	InternetAddressList *l;
-	GMimeHeader *h;
+	const struct hfield *f;
 	json_t *arr = json_array();
 	char *norm;
-	int i, n = g_mime_header_list_get_count(hl);
+	size_t i;
 
-	for (i = 0; i < n && i < MAX_HEADERS; i++) {
-		h = g_mime_header_list_get_header_at(hl, i);
-		if (strcasecmp(g_mime_header_get_name(h), name) != 0)
+	for (i = 0; i < hb->n && i < MAX_HEADERS; i++) {
+		f = &hb->f[i];
+		if (!hdr_is(f, name))
 			continue;
-		norm = raw_normalized(h);
-		p->at = g_mime_header_get_offset(h);
+		norm = raw_normalized(f->raw, f->rawlen);
+		p->at = f->offset;
 		if ((l = internet_address_list_parse(p->opts, norm)) != NULL) {
 			addr_list(l, arr, NULL, 0);
 			g_object_unref(l);
@@ -381,19 +440,13 @@ addr_headers(struct parser *p, GMimeHeaderList *hl, const char *name)
  * full decode of every header; most have nothing to decode.  Malloc'ed.
  */
 static char *
-header_text(GMimeHeader *h, size_t *outlen)
+header_text(const struct hfield *f, size_t *outlen)
 {
-	const char *raw = g_mime_header_get_raw_value(h), *defect;
+	const char *defect;
 	char *unfolded, *text;
-	size_t i, o, n;
+	size_t i, o;
 
-	if (raw == NULL)
-		raw = "";
-	n = strlen(raw);
-	unfolded = xmalloc(n + 1);
-	for (i = o = 0; i < n; i++)
-		if (raw[i] != '\r' && raw[i] != '\n')
-			unfolded[o++] = raw[i];
+	unfolded = unfold(f->raw, f->rawlen, &o);
 	while (o > 0 && (unfolded[o - 1] == ' ' || unfolded[o - 1] == '\t'))
 		o--;
 	unfolded[o] = '\0';
@@ -411,14 +464,12 @@ header_text(GMimeHeader *h, size_t *outlen)
 
 /* The message's header block in its order. */
 static json_t *
-headers_json(struct msgstate *ms, GMimeObject *top)
+headers_json(struct msgstate *ms)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
-	GMimeHeader *h;
+	const struct hfield *f;
 	char *v;
 	json_t *arr = json_array(), *pair;
-	int i, n = g_mime_header_list_get_count(hl);
-	size_t len;
+	size_t i, n = ms->hb.n, len;
 
 	if (n > MAX_HEADERS) {
 		set_error(ms, "too-many-headers", "more headers than "
@@ -426,15 +477,15 @@ headers_json(struct msgstate *ms, GMimeObject *top)
 		n = MAX_HEADERS;
 	}
 	for (i = 0; i < n; i++) {
-		h = g_mime_header_list_get_header_at(hl, i);
-		v = header_text(h, &len);
+		f = &ms->hb.f[i];
+		v = header_text(f, &len);
 		if (len > MAX_HEADER_BYTES) {
 			set_error(ms, "header-too-large", "a header value is "
 			    "longer than MAX_HEADER_BYTES; its start is kept");
 			len = MAX_HEADER_BYTES;
 		}
 		pair = json_array();
-		json_array_append_new(pair, jsonl_cstr(g_mime_header_get_name(h)));
+		json_array_append_new(pair, jsonl_str(f->name, f->namelen));
 		json_array_append_new(pair, jsonl_str(v, len));
 		json_array_append_new(arr, pair);
 		free(v);
@@ -731,7 +782,8 @@ part_filename(struct parser *p, GMimeObject *obj)
 		return NULL;
 	if ((h = g_mime_header_list_get_header(hl, "Content-Disposition")) &&
 	    strstr(g_mime_header_get_raw_value(h), "=?") != NULL) {
-		norm = raw_normalized(h);
+		norm = raw_normalized(g_mime_header_get_raw_value(h),
+		    strlen(g_mime_header_get_raw_value(h)));
 		if ((cd = g_mime_content_disposition_parse(p->opts, norm)) != NULL) {
 			if ((v = g_mime_content_disposition_get_parameter(cd,
 			    "filename")) != NULL)
@@ -742,7 +794,8 @@ part_filename(struct parser *p, GMimeObject *obj)
 	}
 	if (r == NULL && (h = g_mime_header_list_get_header(hl, "Content-Type")) &&
 	    strstr(g_mime_header_get_raw_value(h), "=?") != NULL) {
-		norm = raw_normalized(h);
+		norm = raw_normalized(g_mime_header_get_raw_value(h),
+		    strlen(g_mime_header_get_raw_value(h)));
 		if ((ct = g_mime_content_type_parse(p->opts, norm)) != NULL) {
 			if ((v = g_mime_content_type_get_parameter(ct, "name")) != NULL)
 				r = xstrdup(v);
@@ -952,39 +1005,54 @@ references_json(struct parser *p, const char *v)
 	return arr;
 }
 
-/*
- * The value of the last name field, unfolded and decoded: the one a
- * GMimeMessage would go by (each field it reads replaces the one before).
- */
-static const char *
-last_value(GMimeHeaderList *hl, const char *name)
+/* The first field called name, or with last set the last one; or NULL. */
+static const struct hfield *
+field(const struct hblock *hb, const char *name, int last)
 {
-	GMimeHeader *h;
-	const char *v = NULL;
-	int i;
+	const struct hfield *f = NULL;
+	size_t i;
 
-	for (i = g_mime_header_list_get_count(hl); i-- > 0 && v == NULL; ) {
-		h = g_mime_header_list_get_header_at(hl, i);
-		if (!g_ascii_strcasecmp(g_mime_header_get_name(h), name))
-			v = g_mime_header_get_value(h);
-	}
+	for (i = 0; i < hb->n; i++)
+		if (hdr_is(&hb->f[i], name)) {
+			f = &hb->f[i];
+			if (!last)
+				break;
+		}
+	return f;
+}
+
+/*
+ * A field's value as GMime gives it, unfolded and decoded (g_free'd), or
+ * NULL for no field.  Any defect of it was reported when it was read.
+ */
+static char *
+field_value(struct parser *p, const struct hfield *f)
+{
+	char *raw, *unfolded, *v;
+
+	if (f == NULL)
+		return NULL;
+	raw = g_strndup(f->raw, f->rawlen);
+	unfolded = g_mime_utils_header_unfold(raw);
+	v = g_mime_utils_header_decode_text(p->quiet, unfolded);
+	g_free(unfolded);
+	g_free(raw);
 	return v;
 }
 
 /*
  * The header fields of the record, in the order of mailrecord(5).  The
  * message was read as a MIME part (see gm_parse), so its fields are read
- * here, each once.
+ * here, each once.  Of a field that should be there once, the first
+ * counts, but for Message-Id and Date: a GMimeMessage goes by the last.
  */
 static void
-fill_headers(struct parser *p, struct msgstate *ms, GMimeObject *obj)
+fill_headers(struct parser *p, struct msgstate *ms)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
-	GMimeHeader *sh = g_mime_header_list_get_header(hl, "Subject");
+	const struct hfield *sh = field(&ms->hb, "Subject", 0);
 	GDateTime *dt = NULL;
-	const char *v;
 	json_t *r = ms->rec;
-	char *date, *subject = NULL, *mid;
+	char *v, *date, *subject = NULL, *mid;
 	size_t sublen = 0;
 
 	if (sh != NULL)
@@ -992,35 +1060,40 @@ fill_headers(struct parser *p, struct msgstate *ms, GMimeObject *obj)
 
 	json_object_set_new(r, "name", subject && sublen > 0 ?
 	    jsonl_str(subject, sublen) : jsonl_cstr(ms->noname));
-	mid = (v = last_value(hl, "Message-Id")) != NULL ?
-	    g_mime_utils_decode_message_id(v) : NULL;
+	v = field_value(p, field(&ms->hb, "Message-Id", 1));
+	mid = v != NULL ? g_mime_utils_decode_message_id(v) : NULL;
+	g_free(v);
 	json_object_set_new(r, "message_id", jsonl_cstr(mid));
 	g_free(mid);
-	json_object_set_new(r, "in_reply_to",
-	    msgid_json(g_mime_object_get_header(obj, "In-Reply-To")));
-	json_object_set_new(r, "references", references_json(p,
-	    g_mime_object_get_header(obj, "References")));
-	if ((v = last_value(hl, "Date")) != NULL)
+	v = field_value(p, field(&ms->hb, "In-Reply-To", 0));
+	json_object_set_new(r, "in_reply_to", msgid_json(v));
+	g_free(v);
+	v = field_value(p, field(&ms->hb, "References", 0));
+	json_object_set_new(r, "references", references_json(p, v));
+	g_free(v);
+	if ((v = field_value(p, field(&ms->hb, "Date", 1))) != NULL)
 		dt = g_mime_utils_header_decode_date(v);
 	date = iso_date(dt);
 	if (dt != NULL)
 		g_date_time_unref(dt);
 	if (date == NULL && v != NULL)
 		add_defect(ms, "bad-date", NULL, v);	/* the field read */
+	g_free(v);
 	json_object_set_new(r, "date", jsonl_cstr(date));
 	free(date);
 	json_object_set_new(r, "subject", subject ? jsonl_str(subject, sublen) :
 	    json_null());
 	free(subject);
-	json_object_set_new(r, "from", addr_headers(p, hl, "From"));
-	json_object_set_new(r, "sender", addr_headers(p, hl, "Sender"));
-	json_object_set_new(r, "reply_to", addr_headers(p, hl, "Reply-To"));
-	json_object_set_new(r, "to", addr_headers(p, hl, "To"));
-	json_object_set_new(r, "cc", addr_headers(p, hl, "Cc"));
-	json_object_set_new(r, "bcc", addr_headers(p, hl, "Bcc"));
-	json_object_set_new(r, "delivered_to", addr_headers(p, hl,
+	json_object_set_new(r, "from", addr_headers(p, &ms->hb, "From"));
+	json_object_set_new(r, "sender", addr_headers(p, &ms->hb, "Sender"));
+	json_object_set_new(r, "reply_to", addr_headers(p, &ms->hb,
+	    "Reply-To"));
+	json_object_set_new(r, "to", addr_headers(p, &ms->hb, "To"));
+	json_object_set_new(r, "cc", addr_headers(p, &ms->hb, "Cc"));
+	json_object_set_new(r, "bcc", addr_headers(p, &ms->hb, "Bcc"));
+	json_object_set_new(r, "delivered_to", addr_headers(p, &ms->hb,
 	    "Delivered-To"));
-	json_object_set_new(r, "headers", headers_json(ms, obj));
+	json_object_set_new(r, "headers", headers_json(ms));
 }
 
 /*
@@ -1060,6 +1133,128 @@ gm_free(struct gm *g)
 }
 
 /*
+ * What GMime would have said of the top fields it was not given (see
+ * gm_split), in its words and order: 8-bit bytes in each, then for each a
+ * second copy of a field that should be there once, and a bad
+ * encoded-word (GMime's own decoder judges those).
+ */
+static void
+top_checks(struct parser *p, struct msgstate *ms)
+{
+	const struct hfield *f, *first;
+	char *unfolded;
+	size_t i, n;
+
+	for (i = 0; i < ms->hb.n; i++) {
+		f = &ms->hb.f[i];
+		if (!hdr_is_content(f) && !g_utf8_validate(f->raw,
+		    (gssize)f->rawlen, NULL))
+			defect_at(ms, GMIME_WARN_UNENCODED_8BIT_HEADER, f->name,
+			    f->namelen, f->offset);
+	}
+	for (i = 0; i < ms->hb.n; i++) {
+		f = &ms->hb.f[i];
+		if (hdr_is_content(f))
+			continue;
+		if (single_field(f->name, f->namelen)) {
+			for (first = ms->hb.f; first < f && !(first->namelen ==
+			    f->namelen && !strncasecmp(first->name, f->name,
+			    f->namelen)); first++)
+				;
+			if (first < f)
+				defect_at(ms, first->rawlen == f->rawlen &&
+				    !memcmp(first->raw, f->raw, f->rawlen) ?
+				    GMIME_WARN_DUPLICATED_HEADER :
+				    GMIME_CRIT_CONFLICTING_HEADER, f->name,
+				    f->namelen, f->offset);
+		}
+		if (memmem(f->raw, f->rawlen, "=?", 2) != NULL) {
+			unfolded = unfold(f->raw, f->rawlen, &n);
+			p->at = f->offset;
+			g_free(g_mime_utils_header_decode_text(p->opts, unfolded));
+			p->at = -1;
+			free(unfolded);
+		}
+	}
+}
+
+/*
+ * The fast way, for a well-formed top header block: GMime is given only
+ * its Content-* fields and the body, and the record reads the rest from
+ * ms->hb.  GMime's time on a message is mostly its top fields: Received,
+ * DKIM and ARC chains of kilobytes, each field split, copied, hashed,
+ * decoded and checked, for a part that only needs its Content-* ones.
+ * NULL when the block is not plainly well formed: then GMime reads it all.
+ */
+static GMimeObject *
+gm_split(struct parser *p, struct msgstate *ms, struct gm *g,
+    const char *data, size_t len)
+{
+	const struct hfield *f;
+	size_t i, o = 0, need, ndefects = json_array_size(ms->defects);
+	int counted = ms->ndefects;
+
+	if (hdr_split(data, len, &ms->hb) == -1)
+		return NULL;
+	need = len - ms->hb.end;
+	for (i = 0; i < ms->hb.n; i++)
+		if (hdr_is_content(&ms->hb.f[i]))
+			need += ms->hb.f[i].len;
+	g->owned = xmalloc(need);
+	for (i = 0; i < ms->hb.n; i++) {
+		f = &ms->hb.f[i];
+		if (!hdr_is_content(f))
+			continue;
+		seg_add(ms, (gint64)o, f->offset);
+		memcpy(g->owned + o, f->name, f->len);
+		o += f->len;
+	}
+	ms->hdr_end = o;
+	seg_add(ms, (gint64)o, (gint64)ms->hb.end);
+	memcpy(g->owned + o, data + ms->hb.end, len - ms->hb.end);
+	/* The top fields come first in the message, and in its defects. */
+	top_checks(p, ms);
+	if (gm_parse(p, g, g->owned, need) == NULL) {
+		/* GMime reads it all now, and says it all again. */
+		while (json_array_size(ms->defects) > ndefects)
+			json_array_remove(ms->defects, ndefects);
+		ms->ndefects = counted;
+		gm_free(g);
+		ms->nseg = 0;
+		return NULL;
+	}
+	return g->top;
+}
+
+/* The top fields as GMime split them, for a message it read whole. */
+static void
+fields_of(struct msgstate *ms, GMimeObject *top)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+	GMimeHeader *h;
+	struct hfield *f;
+	const char *raw;
+	int i, n = g_mime_header_list_get_count(hl);
+
+	ms->hb.n = 0;
+	if (n > 0 && (size_t)n > ms->hb.cap) {
+		ms->hb.cap = (size_t)n;
+		ms->hb.f = xrealloc(ms->hb.f, ms->hb.cap * sizeof(*ms->hb.f));
+	}
+	for (i = 0; i < n; i++) {
+		h = g_mime_header_list_get_header_at(hl, i);
+		raw = g_mime_header_get_raw_value(h);
+		f = &ms->hb.f[ms->hb.n++];
+		f->name = g_mime_header_get_name(h);
+		f->namelen = strlen(f->name);
+		f->raw = raw != NULL ? raw : "";
+		f->rawlen = strlen(f->raw);
+		f->offset = msg_offset(ms, g_mime_header_get_offset(h));
+		f->len = 0;
+	}
+}
+
+/*
  * GMime gives up on input that does not start with a header.  Real mail
  * like that exists: a header block after lines of spaces, or a body with
  * no headers at all.  Read what is there rather than nothing.
@@ -1083,7 +1278,8 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 		gm_free(g);
 		/* GMime's offsets now count from the header block. */
 		ms->hdr_end = header_end(data + skip, len - skip);
-		ms->shift = (gint64)skip;
+		ms->nseg = 0;
+		seg_add(ms, 0, (gint64)skip);
 		if (gm_parse(p, g, data + skip, len - skip) != NULL) {
 			add_defect(ms, "leading-blank-lines", NULL, "blank lines "
 			    "before the header were skipped");
@@ -1095,7 +1291,8 @@ gm_salvage(struct parser *p, struct msgstate *ms, struct gm *g,
 	g->owned[0] = '\n';
 	memcpy(g->owned + 1, data, len);
 	ms->hdr_end = 0;	/* the empty header block given to GMime */
-	ms->shift = -1;
+	ms->nseg = 0;
+	seg_add(ms, 0, -1);
 	if (gm_parse(p, g, g->owned, len + 1) != NULL)
 		add_defect(ms, "no-headers", NULL, "no header block: all of "
 		    "it is read as the body");
@@ -1177,12 +1374,16 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 		padded[len++] = '\n';
 		data = padded;
 	}
-	ms.hdr_end = header_end(data, len);
-	if ((top = gm_parse(p, &g, data, len)) == NULL && len > 0)
-		top = gm_salvage(p, &ms, &g, data, len);
+	if ((top = gm_split(p, &ms, &g, data, len)) == NULL) {
+		ms.hdr_end = header_end(data, len);
+		if ((top = gm_parse(p, &g, data, len)) == NULL && len > 0)
+			top = gm_salvage(p, &ms, &g, data, len);
+		if (top != NULL)
+			fields_of(&ms, top);
+	}
 
 	if (top != NULL) {
-		fill_headers(p, &ms, top);
+		fill_headers(p, &ms);
 		if (raw == NULL || !raw->toolarge)
 			walk(p, &ms, top, "", 0);
 	} else {
@@ -1226,6 +1427,8 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 
 	p->cur = saved;
 	gm_free(&g);
+	free(ms.hb.f);
+	free(ms.seg);
 	free(padded);
 	free(ms.text.s);
 	free(ms.html.s);
