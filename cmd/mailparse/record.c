@@ -26,6 +26,7 @@
 #include "mailparse.h"
 #include "msgsrc.h"
 #include "spool.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* Defects listed per message; past this they are counted. */
@@ -374,16 +375,43 @@ addr_list(InternetAddressList *l, json_t *arr, const char *group, int depth)
 	return arr;
 }
 
+/*
+ * Whether n bytes at s hold "=?", the start of an encoded-word.  Header
+ * values are full of '=' (DKIM tags, base64) and seldom hold '?'.
+ */
+static int
+has_ew(const char *s, size_t n)
+{
+	const char *q = s, *end = s + n;
+
+	while ((q = memchr(q, '?', (size_t)(end - q))) != NULL) {
+		if (q > s && q[-1] == '=')
+			return 1;
+		q++;
+	}
+	return 0;
+}
+
 /* A header's raw value unfolded: its line breaks dropped.  Malloc'ed. */
 static char *
 unfold(const char *raw, size_t n, size_t *outlen)
 {
+	const char *p = raw, *end = raw + n, *nl, *stop;
 	char *unfolded = xmalloc(n + 1);
-	size_t i, o;
+	size_t o = 0;
 
-	for (i = o = 0; i < n; i++)
-		if (raw[i] != '\r' && raw[i] != '\n')
-			unfolded[o++] = raw[i];
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		stop = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+		if (memchr(p, '\r', (size_t)(stop - p)) == NULL) {
+			memcpy(unfolded + o, p, (size_t)(stop - p));
+			o += (size_t)(stop - p);
+		} else
+			for (; p < stop; p++)
+				if (*p != '\r')
+					unfolded[o++] = *p;
+	}
 	unfolded[o] = '\0';
 	*outlen = o;
 	return unfolded;
@@ -397,7 +425,7 @@ raw_normalized(const char *raw, size_t n)
 	size_t o;
 
 	unfolded = unfold(raw, n, &o);
-	if (strstr(unfolded, "=?") == NULL)
+	if (!has_ew(unfolded, o))
 		return unfolded;
 	norm = rfc2047_normalize(unfolded);
 	free(unfolded);
@@ -452,7 +480,7 @@ header_text(const struct hfield *f, size_t *outlen)
 	unfolded[o] = '\0';
 	for (i = 0; unfolded[i] == ' ' || unfolded[i] == '\t'; i++)
 		;
-	if (strstr(unfolded + i, "=?") != NULL) {
+	if (has_ew(unfolded + i, o - i)) {
 		text = rfc2047_decode(unfolded + i, o - i, outlen);
 		free(unfolded);
 		return text;
@@ -1147,8 +1175,7 @@ top_checks(struct parser *p, struct msgstate *ms)
 
 	for (i = 0; i < ms->hb.n; i++) {
 		f = &ms->hb.f[i];
-		if (!hdr_is_content(f) && !g_utf8_validate(f->raw,
-		    (gssize)f->rawlen, NULL))
+		if (!hdr_is_content(f) && !utf8_valid(f->raw, f->rawlen))
 			defect_at(ms, GMIME_WARN_UNENCODED_8BIT_HEADER, f->name,
 			    f->namelen, f->offset);
 	}
@@ -1168,7 +1195,7 @@ top_checks(struct parser *p, struct msgstate *ms)
 				    GMIME_CRIT_CONFLICTING_HEADER, f->name,
 				    f->namelen, f->offset);
 		}
-		if (memmem(f->raw, f->rawlen, "=?", 2) != NULL) {
+		if (has_ew(f->raw, f->rawlen)) {
 			unfolded = unfold(f->raw, f->rawlen, &n);
 			p->at = f->offset;
 			g_free(g_mime_utils_header_decode_text(p->opts, unfolded));
