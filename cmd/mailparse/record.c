@@ -286,14 +286,22 @@ buf_add(struct buf *b, const char *s, size_t n)
 static size_t
 crlf_to_lf(char *s, size_t n)
 {
-	char *cr = memchr(s, '\r', n);
-	size_t i, o;
+	char *cr = memchr(s, '\r', n), *next;
+	size_t i, o, run;
 
 	if (cr == NULL)
 		return n;
-	for (i = o = (size_t)(cr - s); i < n; i++)
-		if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n'))
-			s[o++] = s[i];
+	/* Move the text between one CR LF and the next down in one piece. */
+	for (i = o = (size_t)(cr - s); i < n; i = (size_t)(next - s)) {
+		if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+			i++;
+		next = i + 1 < n ? memchr(s + i + 1, '\r', n - i - 1) : NULL;
+		if (next == NULL)
+			next = s + n;
+		run = (size_t)(next - s) - i;
+		memmove(s + o, s + i, run);
+		o += run;
+	}
 	s[o] = '\0';
 	return o;
 }
@@ -664,6 +672,22 @@ base64_decode(GMimePart *part, GByteArray *out)
 			o = out->data + at;
 		}
 		for (i = 0; i < n; i++) {
+			/* Whole groups of four, the bulk of any line. */
+			while (k == 0 && i + 4 <= n) {
+				unsigned a = b64[chunk[i]], b = b64[chunk[i + 1]],
+				    c = b64[chunk[i + 2]], d = b64[chunk[i + 3]];
+
+				if ((a | b | c | d) >= 64)
+					break;
+				acc = a << 18 | b << 12 | c << 6 | d;
+				o[0] = (unsigned char)(acc >> 16);
+				o[1] = (unsigned char)(acc >> 8);
+				o[2] = (unsigned char)acc;
+				o += 3;
+				i += 4;
+			}
+			if (i == n)
+				break;
 			if ((v = b64[chunk[i]]) < 64) {
 				acc = acc << 6 | v;
 				if (++k == 4) {
