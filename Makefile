@@ -131,6 +131,15 @@ $(B)/tests/%: tests/unit/%.c $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(call pkgcflags,$(PKG_COMMON)) -o $@ $< $(B)/libcommon.a \
 	    $(call pkglibs,$(PKG_COMMON))
 
+# mailparse's header split on its own: the one unit test outside common/.
+$(B)/tests/hdrsplit: tests/unit/hdrsplit.c $(B)/cmd/mailparse/header.o \
+    $(B)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icmd/mailparse \
+	    $(call pkgcflags,$(PKG_COMMON) $(PKG_mailparse)) -o $@ $< \
+	    $(B)/cmd/mailparse/header.o $(B)/libcommon.a \
+	    $(call pkglibs,$(PKG_COMMON))
+
 deps:
 	@scripts/deps
 

@@ -39,6 +39,7 @@ struct parser {
 	struct msgstate		*cur;		/* where GMime's warnings go */
 	gint64			 at;		/* the header we parse, or -1 */
 	int			 nested;	/* nested messages so far */
+	int			 split;		/* gm_split first (MAILPARSE_SPLIT) */
 	int			 bad;		/* an error anywhere */
 };
 
@@ -237,13 +238,14 @@ struct parser *
 parser_new(struct spool *sp)
 {
 	struct parser *p;
-	const char *fallback[] = { "UTF-8", "windows-1252", NULL };
+	const char *fallback[] = { "UTF-8", "windows-1252", NULL }, *env;
 
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, b64_init);
 	p = xcalloc(1, sizeof(*p));
 	p->sp = sp;
+	p->split = (env = getenv("MAILPARSE_SPLIT")) == NULL || strcmp(env, "0");
 	p->opts = g_mime_parser_options_new();
 	p->quiet = g_mime_parser_options_new();
 	p->at = -1;
@@ -1425,7 +1427,7 @@ build(struct parser *p, const char *data, size_t len, json_t *source,
 		padded[len++] = '\n';
 		data = padded;
 	}
-	if ((top = gm_split(p, &ms, &g, data, len)) == NULL) {
+	if (!p->split || (top = gm_split(p, &ms, &g, data, len)) == NULL) {
 		ms.hdr_end = header_end(data, len);
 		if ((top = gm_parse(p, &g, data, len)) == NULL && len > 0)
 			top = gm_salvage(p, &ms, &g, data, len);
