@@ -64,4 +64,21 @@ check "after skipped blank lines, a conflict's offset counts from the file's sta
     leading-blank-lines-repeats.eml \
     '[.defects[] | select(.code == "conflicting-header") | .text] ==
      ["Subject at byte 164"]'
+# An attached message is read from the bytes the sender attached, once:
+# GMime is not asked to parse it inside its parent and write it out again.
+inner=$(python3 -c '
+import hashlib, sys
+d = open(sys.argv[1], "rb").read()
+head = b"Content-Type: message/rfc822\n\n"
+part = d[d.index(head) + len(head):d.index(b"\n--b1--")]
+print(hashlib.sha256(part[part.index(b"\n") + 1:]).hexdigest())
+' "$F/rfc822-mbox-from-line.eml")
+check "an attached message's id is the hash of its attached bytes" \
+    rfc822-mbox-from-line.eml ".messages[0].id == \"$inner\""
+check "an attached message saved from an mbox: its From_ line skipped, as GMime did" \
+    rfc822-mbox-from-line.eml \
+    '.messages[0].subject == "invoice overdue" and
+     .messages[0].message_id == "mboxfwd.inner@example.net" and
+     .messages[0].text == "Pay at http://pay.example.net/x" and
+     .defects == [] and .messages[0].defects == []'
 echo "1..$n"

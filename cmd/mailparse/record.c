@@ -81,7 +81,7 @@ struct gm {
 	char		*owned;		/* a buffer made for a retry */
 };
 
-static void	 b64_init(void);
+static void	 parser_init(void);
 static json_t	*build(struct parser *, const char *, size_t, json_t *,
 		    int, const struct rawmsg *, const struct fetched *);
 static void	 walk(struct parser *, struct msgstate *, GMimeObject *,
@@ -242,7 +242,7 @@ parser_new(struct spool *sp)
 
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	pthread_once(&once, b64_init);
+	pthread_once(&once, parser_init);
 	p = xcalloc(1, sizeof(*p));
 	p->sp = sp;
 	p->split = (env = getenv("MAILPARSE_SPLIT")) == NULL || strcmp(env, "0");
@@ -625,8 +625,17 @@ decoded(GMimePart *part, GMimeStream **keep)
 /* Base64 alphabet values; 64 padding, 65 white space, 66 anything else. */
 static unsigned char b64[256];
 
+/* The message types GMime reads as a message (gmime-parser.c, is_rfc822). */
+static const char *message_types[] = { "rfc822", "rfc2822", "global", "news" };
+
+/*
+ * Once, for every parser: the base64 table, and GMime told to keep an
+ * attached message as a leaf.  GMime would parse it inside its parent,
+ * and build() would then parse GMime's rewrite of it again; as a leaf it
+ * is read once, from the bytes the sender attached.
+ */
 static void
-b64_init(void)
+parser_init(void)
 {
 	const char *alpha =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -637,6 +646,10 @@ b64_init(void)
 		b64[(unsigned char)alpha[i]] = (unsigned char)i;
 	b64['='] = 64;
 	b64[' '] = b64['\t'] = b64['\r'] = b64['\n'] = 65;
+	for (i = 0; i < (int)(sizeof(message_types) / sizeof(*message_types));
+	    i++)
+		g_mime_object_register_type("message", message_types[i],
+		    GMIME_TYPE_PART);
 }
 
 /*
@@ -772,7 +785,8 @@ static void
 nested(struct parser *p, struct msgstate *ms, const char *part,
     const char *data, size_t len)
 {
-	json_t *src, *rec;
+	const char *nl, *code;
+	json_t *src, *rec, *err;
 
 	if (ms->depth + 1 > MAX_MIME_DEPTH) {
 		set_error(ms, "too-deep", "messages nested deeper than "
@@ -784,12 +798,24 @@ nested(struct parser *p, struct msgstate *ms, const char *part,
 		    "MAX_NESTED_MESSAGES");
 		return;
 	}
+	/* A message saved from an mbox keeps its From_ line; GMime skips it. */
+	if (len >= 5 && memcmp(data, "From ", 5) == 0 &&
+	    (nl = memchr(data, '\n', len)) != NULL) {
+		len -= (size_t)(nl + 1 - data);
+		data = nl + 1;
+	}
 	src = json_object();
 	json_object_set_new(src, "kind", jsonl_cstr("attached"));
 	json_object_set_new(src, "parent", ms->idknown ? jsonl_cstr(ms->id) :
 	    json_null());
 	json_object_set_new(src, "part", jsonl_cstr(part));
 	rec = build(p, data, len, src, ms->depth + 1, NULL, NULL);
+	/* Nesting cut off deeper down cuts off this message's tree too. */
+	err = json_object_get(rec, "error");
+	code = json_string_value(json_object_get(err, "code"));
+	if (code != NULL && !strcmp(code, "too-deep"))
+		set_error(ms, code, json_string_value(json_object_get(err,
+		    "text")));
 	json_object_set_new(rec, "part", jsonl_cstr(part));
 	json_array_append_new(ms->messages, rec);
 }
@@ -860,6 +886,20 @@ part_filename(struct parser *p, GMimeObject *obj)
 	return r != NULL ? r : xstrdup(f);
 }
 
+/* A type/subtype that holds a message, lower case: see message_types. */
+static int
+is_message_type(const char *type)
+{
+	size_t i;
+
+	if (strncmp(type, "message/", 8) != 0)
+		return 0;
+	for (i = 0; i < sizeof(message_types) / sizeof(*message_types); i++)
+		if (!strcmp(type + 8, message_types[i]))
+			return 1;
+	return 0;
+}
+
 static int
 ends_with(const char *s, const char *suffix)
 {
@@ -917,10 +957,13 @@ leaf(struct parser *p, struct msgstate *ms, GMimePart *part,
 		tlen = crlf_to_lf(text, tlen);
 		buf_add(type[5] == 'p' ? &ms->text : &ms->html, text, tlen);
 		free(text);
-	} else if (!strcmp(type, "message/rfc822") ||
-	    !strcmp(type, "message/global")) {
-		/* A message part GMime left whole (it was base64 or QP). */
-		nested(p, ms, partno, (const char *)bytes->data, bytes->len);
+	} else if (is_message_type(type)) {
+		if (bytes->len == 0)
+			add_defect(ms, "empty-message-part", partno,
+			    "message/rfc822 part without a message");
+		else
+			nested(p, ms, partno, (const char *)bytes->data,
+			    bytes->len);
 	} else {
 		add_attachment(p, ms, partno, name, type, d, cid, bytes->data,
 		    bytes->len);
