@@ -60,6 +60,51 @@ else
 	fail "fields read from the split: $got"
 fi
 
+# Broken header blocks: the fixtures with bytes put in and taken out of
+# their headers, the same mutants each run (a fixed seed).  The two ways
+# may list defects in another order; the sets must be the same.
+mkdir "$out/mut"
+python3 - "$out/fixtures" "$out/mut" <<'PY'
+import random, sys
+random.seed(2026)
+bits = [b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\n ", b"\xe9", b"\x00",
+        b"=?", b"?=", b"=?utf-8?q?a b?=", b"From ", b"\n\n", b"Subject: again\n",
+        b"Content-Type: text/plain; charset=a; charset=b\n", b"Date: x\n",
+        b"To: ;\n", b"\"", b"<", b",", b"\n\t=?utf-8?q?a b?="]
+n = 0
+for path in open(sys.argv[1]).read().split():
+    data = open(path, "rb").read()
+    end = data.find(b"\n\n")
+    end = end if end >= 0 else min(len(data), 2000)
+    for k in range(12):
+        m = bytearray(data)
+        for _ in range(random.randint(1, 5)):
+            at = random.randint(0, max(0, min(end, len(m) - 1)))
+            if random.random() < 0.3:
+                del m[at:at + random.randint(1, 3)]
+            m[at:at] = random.choice(bits)
+        open("%s/m%04d.eml" % (sys.argv[2], n), "wb").write(bytes(m))
+        n += 1
+PY
+ls "$out"/mut/*.eml > "$out/mutants"
+sorted='def s: if type == "object" then (with_entries(.value |= s) |
+    if has("defects") then .defects |= sort_by(.code, .text) else . end)
+    elif type == "array" then map(s) else . end; s'
+xargs -d '\n' "$MP" --no-store --quiet < "$out/mutants" 2>/dev/null |
+    jq -c "$sorted" > "$out/msplit.jsonl"
+MAILPARSE_SPLIT=0 xargs -d '\n' "$MP" --no-store --quiet < "$out/mutants" \
+    2>/dev/null | jq -c "$sorted" > "$out/mwhole.jsonl"
+nmut=$(wc -l < "$out/mutants")
+# (A mutant may read as an mbox of several messages: at least one each.)
+if [ "$(wc -l < "$out/msplit.jsonl")" -ge "$nmut" ] &&
+    cmp -s "$out/msplit.jsonl" "$out/mwhole.jsonl"; then
+	pass "$nmut broken header blocks: the same records split and whole"
+else
+	fail "broken header blocks: records differ split and whole"
+	diff "$out/msplit.jsonl" "$out/mwhole.jsonl" | head -4 | cut -c1-300 |
+	    sed 's/^/# /'
+fi
+
 if [ -d "$CORPUS" ]; then
 	find "$CORPUS" -type f -not -path '*/LICENSES/*' -not -name MANIFEST.md \
 	    -not -name '.*' | sort > "$out/corpus"

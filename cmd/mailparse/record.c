@@ -386,16 +386,20 @@ addr_list(InternetAddressList *l, json_t *arr, const char *group, int depth)
 }
 
 /*
- * Whether n bytes at s hold "=?", the start of an encoded-word.  Header
- * values are full of '=' (DKIM tags, base64) and seldom hold '?'.
+ * Whether n bytes at s hold "=?", the start of an encoded-word, once
+ * unfolded: line breaks, a stray CR too, between the two count for
+ * nothing.  Header values are full of '=' (DKIM tags, base64) and seldom
+ * hold '?'.
  */
 static int
 has_ew(const char *s, size_t n)
 {
-	const char *q = s, *end = s + n;
+	const char *q = s, *end = s + n, *b;
 
 	while ((q = memchr(q, '?', (size_t)(end - q))) != NULL) {
-		if (q > s && q[-1] == '=')
+		for (b = q; b > s && (b[-1] == '\r' || b[-1] == '\n'); b--)
+			;
+		if (b > s && b[-1] == '=')
 			return 1;
 		q++;
 	}
@@ -1119,11 +1123,11 @@ field(const struct hblock *hb, const char *name, int last)
 }
 
 /*
- * A field's value as GMime gives it, unfolded and decoded (g_free'd), or
- * NULL for no field.  Any defect of it was reported when it was read.
+ * A field's value as GMime gives it (g_mime_header_get_value): unfolded
+ * and decoded, with opts.  g_free'd; NULL for no field.
  */
 static char *
-field_value(struct parser *p, const struct hfield *f)
+gmime_value(const struct hfield *f, GMimeParserOptions *opts)
 {
 	char *raw, *unfolded, *v;
 
@@ -1131,10 +1135,17 @@ field_value(struct parser *p, const struct hfield *f)
 		return NULL;
 	raw = g_strndup(f->raw, f->rawlen);
 	unfolded = g_mime_utils_header_unfold(raw);
-	v = g_mime_utils_header_decode_text(p->quiet, unfolded);
+	v = g_mime_utils_header_decode_text(opts, unfolded);
 	g_free(unfolded);
 	g_free(raw);
 	return v;
+}
+
+/* The same, quietly: any defect of the field was reported as it was read. */
+static char *
+field_value(struct parser *p, const struct hfield *f)
+{
+	return gmime_value(f, p->quiet);
 }
 
 /*
@@ -1239,8 +1250,7 @@ static void
 top_checks(struct parser *p, struct msgstate *ms)
 {
 	const struct hfield *f, *first;
-	char *unfolded;
-	size_t i, n;
+	size_t i;
 
 	for (i = 0; i < ms->hb.n; i++) {
 		f = &ms->hb.f[i];
@@ -1265,11 +1275,9 @@ top_checks(struct parser *p, struct msgstate *ms)
 				    f->namelen, f->offset);
 		}
 		if (has_ew(f->raw, f->rawlen)) {
-			unfolded = unfold(f->raw, f->rawlen, &n);
 			p->at = f->offset;
-			g_free(g_mime_utils_header_decode_text(p->opts, unfolded));
+			g_free(gmime_value(f, p->opts));
 			p->at = -1;
-			free(unfolded);
 		}
 	}
 }
