@@ -1241,6 +1241,39 @@ gm_free(struct gm *g)
 }
 
 /*
+ * Whether GMime's decoder could call an unfolded value's encoded-words
+ * invalid.  Its tokenizer (gmime-utils.c, tokenize_rfc2047_text, loose
+ * mode) warns only of an "=?" word with a blank in its charset or text:
+ * try that from every "=?", as it scans.  A yes may be wrong, a no is not,
+ * and a no spares a decode: a value can be kilobytes of encoded-words
+ * (X-Microsoft-Antispam-Message-Info).
+ */
+static int
+ew_suspect(const char *s, size_t n)
+{
+	const char *end = s + n, *w = s, *q;
+	int blank;
+
+	while ((w = memmem(w, (size_t)(end - w), "=?", 2)) != NULL) {
+		blank = 0;
+		for (q = w + 2; q < end && *q != '?'; q++)
+			blank |= *q == ' ' || *q == '\t';
+		if (end - q >= 3 && memchr("BbQq", q[1], 4) != NULL &&
+		    q[2] == '?') {
+			for (q += 3; q + 1 < end && !(q[0] == '?' && q[1] == '=');
+			    q++)
+				blank |= *q == ' ' || *q == '\t';
+			if (q + 1 >= end)
+				blank = 0;	/* no "?=": GMime takes it as text */
+		}
+		if (blank)
+			return 1;
+		w += 2;
+	}
+	return 0;
+}
+
+/*
  * What GMime would have said of the top fields it was not given (see
  * gm_split), in its words and order: 8-bit bytes in each, then for each a
  * second copy of a field that should be there once, and a bad
@@ -1250,7 +1283,8 @@ static void
 top_checks(struct parser *p, struct msgstate *ms)
 {
 	const struct hfield *f, *first;
-	size_t i;
+	char *unfolded;
+	size_t i, n;
 
 	for (i = 0; i < ms->hb.n; i++) {
 		f = &ms->hb.f[i];
@@ -1275,9 +1309,13 @@ top_checks(struct parser *p, struct msgstate *ms)
 				    f->namelen, f->offset);
 		}
 		if (has_ew(f->raw, f->rawlen)) {
-			p->at = f->offset;
-			g_free(gmime_value(f, p->opts));
-			p->at = -1;
+			unfolded = unfold(f->raw, f->rawlen, &n);
+			if (ew_suspect(unfolded, n)) {
+				p->at = f->offset;
+				g_free(gmime_value(f, p->opts));
+				p->at = -1;
+			}
+			free(unfolded);
 		}
 	}
 }
