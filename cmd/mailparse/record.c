@@ -151,18 +151,21 @@ header_end(const char *data, size_t len)
 }
 
 /* Fields a message holds at most once (RFC 5322, 3.6). */
-static int
+static const char *single[] = {
+	"bcc", "cc", "date", "from", "in-reply-to", "message-id",
+	"references", "reply-to", "sender", "subject", "to",
+};
+#define NSINGLE	(sizeof(single) / sizeof(single[0]))
+
+/* Which of them a field name is, from 1; 0 for none. */
+static size_t
 single_field(const char *name, size_t len)
 {
-	static const char *single[] = {
-		"bcc", "cc", "date", "from", "in-reply-to", "message-id",
-		"references", "reply-to", "sender", "subject", "to",
-	};
 	size_t i;
 
-	for (i = 0; name != NULL && i < sizeof(single) / sizeof(single[0]); i++)
+	for (i = 0; name != NULL && i < NSINGLE; i++)
 		if (strlen(single[i]) == len && !strncasecmp(name, single[i], len))
-			return 1;
+			return i + 1;
 	return 0;
 }
 
@@ -847,7 +850,7 @@ part_filename(struct parser *p, GMimeObject *obj)
 	GMimeContentDisposition *cd;
 	GMimeContentType *ct;
 	GMimeHeader *h;
-	const char *bad;
+	const char *bad, *raw;
 	char *norm, *r = NULL;
 
 	if (f == NULL && (bad = bad_content_type(obj)) != NULL &&
@@ -865,9 +868,9 @@ part_filename(struct parser *p, GMimeObject *obj)
 	if (f == NULL)
 		return NULL;
 	if ((h = g_mime_header_list_get_header(hl, "Content-Disposition")) &&
-	    strstr(g_mime_header_get_raw_value(h), "=?") != NULL) {
-		norm = raw_normalized(g_mime_header_get_raw_value(h),
-		    strlen(g_mime_header_get_raw_value(h)));
+	    (raw = g_mime_header_get_raw_value(h)) != NULL &&
+	    strstr(raw, "=?") != NULL) {
+		norm = raw_normalized(raw, strlen(raw));
 		if ((cd = g_mime_content_disposition_parse(p->opts, norm)) != NULL) {
 			if ((v = g_mime_content_disposition_get_parameter(cd,
 			    "filename")) != NULL)
@@ -877,9 +880,9 @@ part_filename(struct parser *p, GMimeObject *obj)
 		free(norm);
 	}
 	if (r == NULL && (h = g_mime_header_list_get_header(hl, "Content-Type")) &&
-	    strstr(g_mime_header_get_raw_value(h), "=?") != NULL) {
-		norm = raw_normalized(g_mime_header_get_raw_value(h),
-		    strlen(g_mime_header_get_raw_value(h)));
+	    (raw = g_mime_header_get_raw_value(h)) != NULL &&
+	    strstr(raw, "=?") != NULL) {
+		norm = raw_normalized(raw, strlen(raw));
 		if ((ct = g_mime_content_type_parse(p->opts, norm)) != NULL) {
 			if ((v = g_mime_content_type_get_parameter(ct, "name")) != NULL)
 				r = xstrdup(v);
@@ -1282,9 +1285,9 @@ ew_suspect(const char *s, size_t n)
 static void
 top_checks(struct parser *p, struct msgstate *ms)
 {
-	const struct hfield *f, *first;
+	const struct hfield *f, *first[NSINGLE + 1] = { NULL };
 	char *unfolded;
-	size_t i, n;
+	size_t i, n, k;
 
 	for (i = 0; i < ms->hb.n; i++) {
 		f = &ms->hb.f[i];
@@ -1296,18 +1299,16 @@ top_checks(struct parser *p, struct msgstate *ms)
 		f = &ms->hb.f[i];
 		if (hdr_is_content(f))
 			continue;
-		if (single_field(f->name, f->namelen)) {
-			for (first = ms->hb.f; first < f && !(first->namelen ==
-			    f->namelen && !strncasecmp(first->name, f->name,
-			    f->namelen)); first++)
-				;
-			if (first < f)
-				defect_at(ms, first->rawlen == f->rawlen &&
-				    !memcmp(first->raw, f->raw, f->rawlen) ?
-				    GMIME_WARN_DUPLICATED_HEADER :
-				    GMIME_CRIT_CONFLICTING_HEADER, f->name,
-				    f->namelen, f->offset);
-		}
+		/* A copy is judged against the first, as GMime does. */
+		if ((k = single_field(f->name, f->namelen)) != 0 &&
+		    first[k] == NULL)
+			first[k] = f;
+		else if (k != 0)
+			defect_at(ms, first[k]->rawlen == f->rawlen &&
+			    !memcmp(first[k]->raw, f->raw, f->rawlen) ?
+			    GMIME_WARN_DUPLICATED_HEADER :
+			    GMIME_CRIT_CONFLICTING_HEADER, f->name, f->namelen,
+			    f->offset);
 		if (has_ew(f->raw, f->rawlen)) {
 			unfolded = unfold(f->raw, f->rawlen, &n);
 			if (ew_suspect(unfolded, n)) {
